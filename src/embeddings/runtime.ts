@@ -1,0 +1,103 @@
+/**
+ * The inference backend: an onnxruntime-node session on CPU, or on CUDA where asked for and
+ * available (falling back to CPU with a clear message where it is not), run in a worker thread.
+ */
+import { Worker } from 'node:worker_threads';
+import { log } from '../log.js';
+import { INPUT_SIZE } from './spec.js';
+import type { WorkerReply, WorkerRequest } from './worker-protocol.js';
+
+export const DEVICES = ['cpu', 'cuda'] as const;
+export type Device = (typeof DEVICES)[number];
+
+export interface RuntimeOptions {
+  device?: Device;
+  /** Intra-op threads; default: one per CPU available to the process. */
+  threads?: number;
+}
+
+export interface RunOutput {
+  features: Float32Array;
+  probabilities?: Float32Array;
+}
+
+export interface Runtime {
+  /** The device actually used. */
+  readonly device: Device;
+  /** Why the asked-for device was not used, if it was not. */
+  readonly fallbackReason?: string;
+  /** Runs a batch of CHW tensors; the input buffer is handed over to the worker. */
+  run(input: Float32Array, batch: number): Promise<RunOutput>;
+  close(): Promise<void>;
+}
+
+const fromSource = import.meta.url.endsWith('.ts');
+const workerUrl = new URL(`./inference-worker.${fromSource ? 'ts' : 'js'}`, import.meta.url);
+
+/** From dist/ the worker is plain JavaScript; from src/ (tests run through tsx) it registers tsx first. */
+function startWorker(): Worker {
+  if (!fromSource) return new Worker(workerUrl);
+  const bootstrap = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(workerUrl.href)}); });`;
+  return new Worker(bootstrap, { eval: true });
+}
+
+export async function createRuntime(modelPath: string, options: RuntimeOptions = {}): Promise<Runtime> {
+  const worker = startWorker();
+  const pending = new Map<number, { resolve: (o: RunOutput) => void; reject: (e: Error) => void }>();
+  let nextId = 1;
+  let failure: Error | undefined;
+
+  const ready = new Promise<{ device: Device; fallbackReason?: string }>((resolve, reject) => {
+    worker.on('message', (msg: WorkerReply) => {
+      if (msg.type === 'ready') resolve(msg);
+      else if (msg.type === 'result') {
+        pending.get(msg.id)?.resolve({ features: msg.features, probabilities: msg.probabilities });
+        pending.delete(msg.id);
+      } else if (msg.type === 'error') {
+        const err = new Error(`inference failed: ${msg.message}`);
+        if (msg.id === undefined) reject(err);
+        else {
+          pending.get(msg.id)?.reject(err);
+          pending.delete(msg.id);
+        }
+      }
+    });
+    worker.on('error', (err) => {
+      failure = err;
+      reject(err);
+      for (const p of pending.values()) p.reject(err);
+      pending.clear();
+    });
+  });
+  const post = (msg: WorkerRequest, transfer: ArrayBuffer[] = []) => worker.postMessage(msg, transfer);
+  post({ type: 'init', modelPath, device: options.device ?? 'cpu', threads: options.threads });
+  const { device, fallbackReason } = await ready;
+  if (fallbackReason) {
+    log.warn(
+      { reason: fallbackReason },
+      'CUDA execution provider unavailable (onnxruntime-node needs its CUDA binaries, an NVIDIA GPU and its driver); using the CPU',
+    );
+  }
+  // Idle workers must not keep the process alive.
+  worker.unref();
+
+  return {
+    device,
+    fallbackReason,
+    run(input, batch) {
+      if (failure) return Promise.reject(failure);
+      const id = nextId++;
+      return new Promise<RunOutput>((resolve, reject) => {
+        pending.set(id, { resolve, reject });
+        worker.ref();
+        post({ type: 'run', id, input, batch, size: INPUT_SIZE }, [input.buffer as ArrayBuffer]);
+      }).finally(() => {
+        if (pending.size === 0) worker.unref();
+      });
+    },
+    async close() {
+      post({ type: 'close' });
+      await worker.terminate();
+    },
+  };
+}

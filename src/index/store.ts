@@ -1,0 +1,156 @@
+/**
+ * The embedded index on disk, a plain file contract:
+ *
+ *   <dir>/manifest.json         what the index is: embedding spec, count, and which data files hold it
+ *   <dir>/vectors-<gen>.f32     count x dim float32 little-endian, row i = items[i]
+ *   <dir>/items-<gen>.json      [{id, file, hash, bytes, mtimeMs, metadata}], row order
+ *   <dir>/skipped.json          photos the last run could not read, with the reason
+ *
+ * A commit writes a new generation's data files completely (and fsyncs them), then replaces
+ * manifest.json by an atomic rename, then removes the previous generation. A kill at any moment
+ * leaves the manifest pointing at a complete generation.
+ */
+import { existsSync } from 'node:fs';
+import { open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { EmbeddingSpec } from '../embeddings/embedder.js';
+import type { Metadata } from './catalogue.js';
+
+export const INDEX_FORMAT = 'lookalike-index';
+export const INDEX_VERSION = 1;
+
+export interface IndexItem {
+  id: string;
+  /** Photo path relative to the manifest's imagesDir. */
+  file: string;
+  /** SHA-256 of the photo's bytes. */
+  hash: string;
+  bytes: number;
+  mtimeMs: number;
+  metadata: Metadata;
+}
+
+export interface IndexManifest {
+  format: typeof INDEX_FORMAT;
+  version: number;
+  spec: EmbeddingSpec;
+  dim: number;
+  count: number;
+  generation: number;
+  vectorsFile: string;
+  itemsFile: string;
+  /** Absolute path of the catalogue's photos. */
+  imagesDir: string;
+  metadataPath?: string;
+  createdAt: string;
+  updatedAt: string;
+  /** How many photos the last run skipped (see skipped.json). */
+  skipped: number;
+}
+
+export interface IndexData {
+  manifest: IndexManifest;
+  items: IndexItem[];
+  /** count x dim, in a buffer of its own (never a view: usearch misreads views). */
+  vectors: Float32Array;
+}
+
+export class IndexError extends Error {}
+
+export const manifestPath = (dir: string) => join(dir, 'manifest.json');
+
+export async function readManifest(dir: string): Promise<IndexManifest | undefined> {
+  const path = manifestPath(dir);
+  if (!existsSync(path)) return undefined;
+  const manifest = JSON.parse(await readFile(path, 'utf8')) as IndexManifest;
+  if (manifest.format !== INDEX_FORMAT) throw new IndexError(`${path} is not a lookalike index manifest`);
+  if (manifest.version !== INDEX_VERSION) {
+    throw new IndexError(
+      `${dir}: index format version ${manifest.version} is not supported (expected ${INDEX_VERSION}); rebuild it`,
+    );
+  }
+  return manifest;
+}
+
+export async function loadIndex(dir: string): Promise<IndexData> {
+  const manifest = await readManifest(dir);
+  if (!manifest) {
+    throw new IndexError(`no index at ${dir} (build one with: lookalike index <images-dir> --out ${dir})`);
+  }
+  const [raw, itemsText] = await Promise.all([
+    readFile(join(dir, manifest.vectorsFile)),
+    readFile(join(dir, manifest.itemsFile), 'utf8'),
+  ]);
+  const items = JSON.parse(itemsText) as IndexItem[];
+  if (raw.byteLength !== manifest.count * manifest.dim * 4 || items.length !== manifest.count) {
+    throw new IndexError(
+      `${dir}: data files do not match the manifest (${manifest.count} x ${manifest.dim})`,
+    );
+  }
+  const vectors = new Float32Array(manifest.count * manifest.dim);
+  new Uint8Array(vectors.buffer).set(raw);
+  return { manifest, items, vectors };
+}
+
+async function writeDurably(path: string, data: string | Uint8Array): Promise<void> {
+  const tmp = `${path}.tmp`;
+  const handle = await open(tmp, 'w');
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(tmp, path);
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Writes a new generation and switches the manifest to it atomically; then removes stale files. */
+export async function commitIndex(
+  dir: string,
+  manifest: Omit<IndexManifest, 'generation' | 'vectorsFile' | 'itemsFile' | 'count' | 'format' | 'version'>,
+  items: IndexItem[],
+  vectors: Float32Array,
+): Promise<IndexManifest> {
+  const previous = await readManifest(dir);
+  const generation = (previous?.generation ?? 0) + 1;
+  const tag = String(generation).padStart(6, '0');
+  const next: IndexManifest = {
+    format: INDEX_FORMAT,
+    version: INDEX_VERSION,
+    ...manifest,
+    count: items.length,
+    generation,
+    vectorsFile: `vectors-${tag}.f32`,
+    itemsFile: `items-${tag}.json`,
+  };
+  if (vectors.length !== items.length * next.dim) throw new Error('vectors and items differ in count');
+  await writeDurably(
+    join(dir, next.vectorsFile),
+    new Uint8Array(vectors.buffer, vectors.byteOffset, vectors.byteLength),
+  );
+  await writeDurably(join(dir, next.itemsFile), JSON.stringify(items));
+  await writeDurably(manifestPath(dir), `${JSON.stringify(next, null, 2)}\n`);
+  await syncDir(dir);
+  await removeStale(dir, next);
+  return next;
+}
+
+/** Removes data files of other generations and leftovers of interrupted writes. */
+export async function removeStale(dir: string, manifest: IndexManifest | undefined): Promise<void> {
+  const keep = new Set(['manifest.json', 'skipped.json', manifest?.vectorsFile, manifest?.itemsFile]);
+  for (const name of await readdir(dir)) {
+    if (keep.has(name)) continue;
+    if (/^(vectors-\d+\.f32|items-\d+\.json)(\.tmp)?$/.test(name) || /\.tmp$/.test(name)) {
+      await rm(join(dir, name), { force: true });
+    }
+  }
+}

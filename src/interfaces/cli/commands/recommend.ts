@@ -1,0 +1,69 @@
+/** `lookalike recommend <image>` and `lookalike similar <product-id>`. */
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import { defaultIndexDir } from '../../../config.js';
+import { DEVICES, type Device } from '../../../embeddings/runtime.js';
+import { parseWhere } from '../../../recommend/filters.js';
+import { Recommender } from '../../../recommend/recommender.js';
+import { resultsAsJson, resultsAsText } from '../format.js';
+import { positiveInt } from '../options.js';
+
+interface Flags {
+  k: number;
+  where: string[];
+  index: string;
+  json?: boolean;
+  device: Device;
+}
+
+function withQueryOptions(cmd: Command): Command {
+  return cmd
+    .option('-k, --k <n>', 'how many products', positiveInt('-k', 1000), 5)
+    .option(
+      '--where <column=value>',
+      'keep products whose metadata column has this value (repeatable; same column = any of, columns = all of)',
+      (v: string, acc: string[]) => [...acc, v],
+      [] as string[],
+    )
+    .option('--index <dir>', 'the index to search', defaultIndexDir)
+    .option('--json', 'print {"query": ..., "results": [...]} as JSON')
+    .addOption(new Option('--device <device>', 'inference device').choices(DEVICES).default('cpu'));
+}
+
+export function registerRecommend(program: Command): void {
+  withQueryOptions(
+    program
+      .command('recommend')
+      .description('the k catalogue products most similar to a photo')
+      .argument('<image>', 'a photo (JPEG, PNG, WebP, GIF, AVIF, TIFF)'),
+  ).action(async (image: string, flags: Flags) => {
+    const where = parseWhere(flags.where);
+    const recommender = await Recommender.open(flags.index, { device: flags.device });
+    try {
+      const result = await recommender.recommend(image, { k: flags.k, where });
+      process.stdout.write(
+        flags.json ? resultsAsJson(result) : resultsAsText(`Most similar to ${image}:`, result),
+      );
+    } finally {
+      await recommender.close();
+    }
+  });
+
+  withQueryOptions(
+    program
+      .command('similar')
+      .description('"more like this": the k products most similar to a catalogue product')
+      .argument('<product-id>', 'id of a product in the index'),
+  ).action(async (id: string, flags: Flags) => {
+    const where = parseWhere(flags.where);
+    const recommender = await Recommender.open(flags.index, { device: flags.device });
+    const result = recommender.similar(id, { k: flags.k, where });
+    const name = recommender.product(id)?.name;
+    process.stdout.write(
+      flags.json
+        ? resultsAsJson(result)
+        : resultsAsText(`More like ${id}${name ? ` (${name})` : ''}:`, result),
+    );
+    await recommender.close();
+  });
+}

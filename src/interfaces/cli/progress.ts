@@ -1,0 +1,37 @@
+/** A progress bar on stderr: done/total, rate and ETA; plain periodic lines where stderr is not a terminal. */
+import cliProgress from 'cli-progress';
+
+export interface Progress {
+  update(done: number, total: number): void;
+  stop(): void;
+}
+
+export function progressBar(unit: string): Progress {
+  const bar = new cliProgress.SingleBar(
+    {
+      stream: process.stderr,
+      format: `{bar} {value}/{total} ${unit} | {rate} ${unit}/s | ETA {eta_formatted}`,
+      noTTYOutput: true,
+      notTTYSchedule: 10_000,
+      etaBuffer: 200,
+      hideCursor: true,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  let started: number | undefined;
+  return {
+    update(done, total) {
+      if (started === undefined) {
+        started = performance.now();
+        bar.start(total, done, { rate: '0.0' });
+        return;
+      }
+      const seconds = (performance.now() - started) / 1000;
+      bar.setTotal(total);
+      bar.update(done, { rate: seconds > 0 ? (done / seconds).toFixed(1) : '0.0' });
+    },
+    stop() {
+      if (started !== undefined) bar.stop();
+    },
+  };
+}
