@@ -41,6 +41,11 @@ export interface BuildOptions {
   rebuild?: boolean;
   /** Index only these product ids (a subset of the folder). */
   ids?: ReadonlySet<string>;
+  /**
+   * Other indexes whose vectors may be reused for identical photos (matched by content hash),
+   * where they were made with the same embedding spec; others are ignored.
+   */
+  seedFrom?: string[];
   /** Photos embedded between checkpoints (default 512). */
   checkpointEvery?: number;
   /** Called as photos are embedded. */
@@ -155,6 +160,15 @@ export async function buildIndex(options: BuildOptions): Promise<BuildResult> {
       if (!vectors.has(item.hash))
         vectors.set(item.hash, existing.vectors.subarray(row * spec.dim, (row + 1) * spec.dim));
     });
+
+    for (const dir of options.seedFrom ?? []) {
+      const seedManifest = await readManifest(dir).catch(() => undefined);
+      if (!seedManifest || !sameSpec(seedManifest.spec, spec) || resolve(dir) === outDir) continue;
+      const seed = await loadIndex(dir);
+      seed.items.forEach((item, row) => {
+        if (!vectors.has(item.hash)) vectors.set(item.hash, seed.vectors.subarray(row * spec.dim, (row + 1) * spec.dim));
+      });
+    }
 
     const files = (await listCatalogue(imagesDir)).filter((f) => !options.ids || options.ids.has(f.id));
     if (files.length === 0)
