@@ -61,7 +61,8 @@ export class ExactSearch {
       for (let i = 0; i < matches.keys.length; i++) {
         hits.push({ row: Number(matches.keys[i]), score: 1 - (matches.distances[i] as number) / 2 });
       }
-      return hits;
+      // Ties (identical photos) in row order, as the TypeScript scan gives them.
+      return hits.sort((a, b) => b.score - a.score || a.row - b.row);
     }
     return this.scanRows(query, n);
   }
