@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -84,7 +84,9 @@ describe('lookalike index', () => {
   test('a bad photo is skipped, reported in skipped.json, and the exit status is 2', async () => {
     await writeFile(join(images, '90004.jpg'), 'not a photo at all');
     await writeFile(join(images, '90005.png'), '');
-    const err = await run('node', [cli, 'index', images, '--metadata', stylesCsv, '--out', out]).catch((e) => e);
+    const err = await run('node', [cli, 'index', images, '--metadata', stylesCsv, '--out', out]).catch(
+      (e) => e,
+    );
     assert.equal(err.code, 2);
     assert.match(err.stdout, /2 skipped/);
     assert.match(err.stderr, /90004\.jpg/);
@@ -113,7 +115,9 @@ describe('lookalike index', () => {
     const err = await run('node', [cli, 'index', empty, '--out', join(empty, 'idx')]).catch((e) => e);
     assert.equal(err.code, 1);
     assert.match(err.stderr, /no photos in/);
-    const missing = await run('node', [cli, 'index', join(empty, 'nope'), '--out', join(empty, 'idx')]).catch((e) => e);
+    const missing = await run('node', [cli, 'index', join(empty, 'nope'), '--out', join(empty, 'idx')]).catch(
+      (e) => e,
+    );
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /no such folder/);
   });
@@ -129,14 +133,19 @@ describe('crash safety', () => {
     const before = await loadIndex(out);
     for (const p of photos.slice(20)) await copyFile(p, join(images, p.slice(p.lastIndexOf('/') + 1)));
 
-    const child: ChildProcess = spawn('node', [cli, 'index', images, '--out', out, '--checkpoint-every', '16', '--batch-size', '8'], {
-      stdio: 'ignore',
-    });
+    const child: ChildProcess = spawn(
+      'node',
+      [cli, 'index', images, '--out', out, '--checkpoint-every', '16', '--batch-size', '8'],
+      {
+        stdio: 'ignore',
+      },
+    );
     const exited = new Promise((resolve) => child.once('exit', resolve));
     // Kill it once at least one checkpoint is on disk.
     const work = join(out, '.work');
     for (let i = 0; i < 600; i++) {
-      if (existsSync(work) && (await readdir(work)).some((f) => f.startsWith('chunk-') && f.endsWith('.bin'))) break;
+      if (existsSync(work) && (await readdir(work)).some((f) => f.startsWith('chunk-') && f.endsWith('.bin')))
+        break;
       await sleep(50);
     }
     child.kill('SIGKILL');
@@ -179,7 +188,7 @@ describe('search and recommendations', () => {
         a.map((h) => h.row),
         b.map((h) => h.row),
       );
-      a.forEach((h, i) => assert.ok(Math.abs(h.score - (b[i]?.score ?? 0)) < 1e-4));
+      for (const [i, h] of a.entries()) assert.ok(Math.abs(h.score - (b[i]?.score ?? 0)) < 1e-4);
       assert.ok(Math.abs((a[0]?.score ?? 0) - 1) < 1e-5);
     }
   });
@@ -191,7 +200,7 @@ describe('search and recommendations', () => {
     assert.deepEqual(result.query.excluded.sort(), [a, b].sort());
     const ids = result.results.map((r) => r.id);
     assert.ok(!ids.includes(a) && !ids.includes(b));
-    const similar = recommender.similar(b, { k: 10 });
+    const similar = await recommender.similar(b, { k: 10 });
     assert.ok(!similar.results.some((r) => r.id === a || r.id === b));
     // Every result is a distinct photo.
     for (const res of [result, similar]) {
@@ -199,18 +208,23 @@ describe('search and recommendations', () => {
       assert.equal(new Set(hashes).size, hashes.length);
     }
     // A query that is not in the catalogue: the best match of the same product is another photo of it.
-    const other = DUPLICATE_PAIRS.flat().map((id) => recommender.similar(id, { k: 50 }));
+    const other = await Promise.all(DUPLICATE_PAIRS.flat().map((id) => recommender.similar(id, { k: 50 })));
     for (const o of other) assert.equal(new Set(o.results.map((r) => r.id)).size, o.results.length);
   });
 
   test('a catalogue product in another resolution finds itself first', async () => {
-    const id = [...(await fixtureIndex()).ids].find((i) => Number(i) >= 10000 && Number(i) <= 21539 && existsSync(queryImage(i)));
+    const id = [...(await fixtureIndex()).ids].find(
+      (i) => Number(i) >= 10000 && Number(i) <= 21539 && existsSync(queryImage(i)),
+    );
     assert.ok(id);
     const result = await recommender.recommend(queryImage(id), { k: 5 });
     assert.equal(result.query.recognisedAs, undefined);
     assert.equal(result.results[0]?.id, id);
     const scores = result.results.map((r) => r.score);
-    assert.deepEqual(scores, [...scores].sort((x, y) => y - x));
+    assert.deepEqual(
+      scores,
+      [...scores].sort((x, y) => y - x),
+    );
   });
 
   test('lookalike recommend --json with -k and --where filters', async () => {
@@ -247,10 +261,14 @@ describe('search and recommendations', () => {
     const unknown = await run('node', [cli, 'similar', 'no-such-id', '--index', dir]).catch((e) => e);
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /no product "no-such-id"/);
-    const badFilter = await run('node', [cli, 'similar', id, '--index', dir, '--where', 'colour=Red']).catch((e) => e);
+    const badFilter = await run('node', [cli, 'similar', id, '--index', dir, '--where', 'colour=Red']).catch(
+      (e) => e,
+    );
     assert.equal(badFilter.code, 1);
     assert.match(badFilter.stderr, /unknown filter column "colour".*articleType/);
-    const noIndex = await run('node', [cli, 'similar', id, '--index', join(tmpdir(), 'no-index-here')]).catch((e) => e);
+    const noIndex = await run('node', [cli, 'similar', id, '--index', join(tmpdir(), 'no-index-here')]).catch(
+      (e) => e,
+    );
     assert.equal(noIndex.code, 1);
     assert.match(noIndex.stderr, /no index at/);
   });

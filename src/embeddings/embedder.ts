@@ -247,7 +247,9 @@ export class Embedder {
     return task;
   }
 
+  /** Waits for queued inference, then releases the model. */
   async close(): Promise<void> {
+    await this.queue.catch(() => undefined);
     await this.runtime.close();
   }
 }

@@ -166,7 +166,8 @@ export async function buildIndex(options: BuildOptions): Promise<BuildResult> {
       if (!seedManifest || !sameSpec(seedManifest.spec, spec) || resolve(dir) === outDir) continue;
       const seed = await loadIndex(dir);
       seed.items.forEach((item, row) => {
-        if (!vectors.has(item.hash)) vectors.set(item.hash, seed.vectors.subarray(row * spec.dim, (row + 1) * spec.dim));
+        if (!vectors.has(item.hash))
+          vectors.set(item.hash, seed.vectors.subarray(row * spec.dim, (row + 1) * spec.dim));
       });
     }
 

@@ -7,6 +7,7 @@ import { createReadStream } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { extname, join, relative } from 'node:path';
 import { parse } from 'csv-parse/sync';
+import pLimit from 'p-limit';
 
 export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.avif', '.tif', '.tiff']);
 
@@ -34,10 +35,22 @@ export async function listCatalogue(imagesDir: string): Promise<CatalogueFile[]>
     const other = seen.get(id);
     if (other) throw new Error(`two photos share the product id ${id}: ${other} and ${file}`);
     seen.set(id, file);
-    const s = await stat(path).catch(() => undefined); // a dangling link is not a photo
-    if (!s?.isFile()) continue;
-    files.push({ id, file, bytes: s.size, mtimeMs: s.mtimeMs });
   }
+  const limit = pLimit(32);
+  const stats = await Promise.all(
+    candidates.map((path) => limit(() => stat(path).catch(() => undefined))), // a dangling link is not a photo
+  );
+  candidates.forEach((path, i) => {
+    const s = stats[i];
+    if (!s?.isFile()) return;
+    const file = relative(imagesDir, path);
+    files.push({
+      id: file.slice(file.lastIndexOf('/') + 1, file.length - extname(file).length),
+      file,
+      bytes: s.size,
+      mtimeMs: s.mtimeMs,
+    });
+  });
   return files;
 }
 

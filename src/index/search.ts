@@ -35,15 +35,14 @@ export class ExactSearch {
    *   subarray views, so one is copied here).
    */
   constructor(
-    private readonly vectors: Float32Array,
+    private data: Float32Array,
     readonly dim: number,
     backend?: SearchBackend,
   ) {
-    this.count = vectors.length / dim;
+    this.count = data.length / dim;
     this.backend = backend ?? (usearch ? 'usearch' : 'typescript');
     if (this.backend === 'usearch' && !usearch) throw new Error('usearch is not available');
-    if (vectors.byteOffset !== 0 || vectors.byteLength !== vectors.buffer.byteLength)
-      this.vectors = vectors.slice();
+    if (data.byteOffset !== 0 || data.byteLength !== data.buffer.byteLength) this.data = data.slice();
   }
 
   /** The k nearest rows to the query, best first; `rows` restricts the search to those rows. */
@@ -53,7 +52,7 @@ export class ExactSearch {
     const n = Math.min(k, this.count);
     if (this.backend === 'usearch' && usearch) {
       const q = query.slice(); // never a view
-      const matches = usearch.exactSearch(this.vectors, q, this.dim, n, usearch.MetricKind.L2sq) as {
+      const matches = usearch.exactSearch(this.data, q, this.dim, n, usearch.MetricKind.L2sq) as {
         keys: BigUint64Array;
         distances: Float32Array;
       };
@@ -67,16 +66,21 @@ export class ExactSearch {
     return this.scanRows(query, n);
   }
 
+  /** All vectors, count x dim (read-only: shared, not copied). */
+  get vectors(): Float32Array {
+    return this.data;
+  }
+
   /** The vector of a row (a copy). */
   vector(row: number): Float32Array {
-    return this.vectors.slice(row * this.dim, (row + 1) * this.dim);
+    return this.data.slice(row * this.dim, (row + 1) * this.dim);
   }
 
   /** Brute force in TypeScript: dot products, then a bounded selection of the best k. */
   private scanRows(query: Float32Array, k: number, rows?: Uint32Array): Hit[] {
     const total = rows ? rows.length : this.count;
     const dim = this.dim;
-    const v = this.vectors;
+    const v = this.data;
     // Keep the best k in a small sorted array: fine for the small k of recommendations.
     const best: Hit[] = [];
     for (let i = 0; i < total; i++) {

@@ -27,17 +27,17 @@ export function hasFilters(filters: Filters | undefined): filters is Filters {
 
 /** Rows per (column, lower-cased value), built once per index. */
 export class FilterIndex {
-  private readonly byColumn = new Map<string, Map<string, number[]>>();
+  private readonly byColumn = new Map<string, Map<string, { value: string; rows: number[] }>>();
 
   constructor(items: readonly IndexItem[]) {
     items.forEach((item, row) => {
       for (const [column, value] of Object.entries(item.metadata)) {
-        const values = this.byColumn.get(column) ?? new Map<string, number[]>();
+        const values = this.byColumn.get(column) ?? new Map<string, { value: string; rows: number[] }>();
         this.byColumn.set(column, values);
         const key = value.toLowerCase();
-        const list = values.get(key);
-        if (list) list.push(row);
-        else values.set(key, [row]);
+        const entry = values.get(key);
+        if (entry) entry.rows.push(row);
+        else values.set(key, { value, rows: [row] });
       }
     });
   }
@@ -46,26 +46,33 @@ export class FilterIndex {
     return [...this.byColumn.keys()];
   }
 
-  /** Distinct values of a column with their counts, most frequent first. */
+  /** Distinct values of a column (as first spelled in the catalogue) with their counts, most frequent first. */
   values(column: string): { value: string; count: number }[] {
-    return [...(this.byColumn.get(column)?.entries() ?? [])]
-      .map(([value, rows]) => ({ value, count: rows.length }))
+    return [...(this.byColumn.get(column)?.values() ?? [])]
+      .map(({ value, rows }) => ({ value, count: rows.length }))
       .sort((a, b) => b.count - a.count);
   }
 
-  /** Sorted rows matching every column (any of its values). */
-  rows(filters: Filters): Uint32Array {
-    let result: Set<number> | undefined;
+  /** Throws a FilterError naming the known columns when a filter names an unknown one. */
+  check(filters: Filters): void {
     for (const [column, values] of Object.entries(filters)) {
-      if (values.length === 0) continue;
-      const byValue = this.byColumn.get(column);
-      if (!byValue) {
+      if (values.length > 0 && !this.byColumn.has(column)) {
         throw new FilterError(
           `unknown filter column "${column}"; the index has: ${this.columns.join(', ') || '(no metadata)'}`,
         );
       }
+    }
+  }
+
+  /** Sorted rows matching every column (any of its values). */
+  rows(filters: Filters): Uint32Array {
+    this.check(filters);
+    let result: Set<number> | undefined;
+    for (const [column, values] of Object.entries(filters)) {
+      if (values.length === 0) continue;
+      const byValue = this.byColumn.get(column);
       const matching = new Set<number>();
-      for (const v of values) for (const row of byValue.get(v.toLowerCase()) ?? []) matching.add(row);
+      for (const v of values) for (const row of byValue?.get(v.toLowerCase())?.rows ?? []) matching.add(row);
       result = result ? new Set([...result].filter((r) => matching.has(r))) : matching;
     }
     return Uint32Array.from([...(result ?? [])].sort((a, b) => a - b));

@@ -36,7 +36,11 @@ export interface FixtureIndex {
 }
 
 /** A real index of about `count` catalogue photos (default 240: about 10 s to build the first time). */
-export async function fixtureIndex(name = 'small', count = 240, embedder: EmbedderOptions = {}): Promise<FixtureIndex> {
+export async function fixtureIndex(
+  name = 'small',
+  count = 240,
+  embedder: EmbedderOptions = {},
+): Promise<FixtureIndex> {
   const dir = join(cacheDir, 'test-indexes', name);
   const ids = subsetIds(count);
   await buildIndex({ imagesDir: catalogueImages, outDir: dir, metadataPath: stylesCsv, ids, embedder });

@@ -3,8 +3,11 @@ import { Command } from 'commander';
 import { isImageError } from '../../images/errors.js';
 import { registerClassify } from './commands/classify.js';
 import { registerEmbed } from './commands/embed.js';
+import { registerEval } from './commands/eval.js';
+import { registerHnsw } from './commands/hnsw.js';
 import { registerIndex } from './commands/index.js';
 import { registerRecommend } from './commands/recommend.js';
+import { registerServe } from './commands/serve.js';
 import { registerSetup } from './commands/setup.js';
 import { EXIT_FAILURE } from './exit.js';
 
@@ -16,7 +19,10 @@ export function buildProgram(): Command {
   registerEmbed(program);
   registerClassify(program);
   registerIndex(program);
+  registerHnsw(program);
   registerRecommend(program);
+  registerEval(program);
+  registerServe(program);
   return program;
 }
 

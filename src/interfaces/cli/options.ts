@@ -3,6 +3,7 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { EmbedderOptions } from '../../embeddings/embedder.js';
 import { DEVICES, type Device } from '../../embeddings/runtime.js';
 import { POOLINGS, type Pooling, RESIZE_POLICIES, type ResizePolicy } from '../../embeddings/spec.js';
+import { SEARCH_MODES } from '../../recommend/recommender.js';
 
 export interface EmbeddingFlags {
   pooling?: Pooling;
@@ -60,3 +61,21 @@ export function embedderOptions(flags: EmbeddingFlags): EmbedderOptions {
     threads: flags.threads,
   };
 }
+
+/** Adds --search exact|hnsw and --ef for commands that query an index or a PostgreSQL store. */
+export function addSearchOptions(cmd: Command): Command {
+  return cmd
+    .addOption(
+      new Option(
+        '--search <mode>',
+        'exact search, or approximate HNSW (default: exact for an index folder, hnsw for PostgreSQL)',
+      ).choices(SEARCH_MODES),
+    )
+    .option(
+      '--ef <n>',
+      'HNSW search expansion: more is slower and closer to exact',
+      positiveInt('--ef', 1000),
+    );
+}
+
+export const LOCATION_HELP = 'an index folder, or a PostgreSQL + pgvector store as a postgres:// URL';

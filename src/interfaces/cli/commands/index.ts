@@ -4,17 +4,67 @@ import type { Command } from 'commander';
 import { defaultIndexDir } from '../../../config.js';
 import { optionsForSpec } from '../../../embeddings/embedder.js';
 import { buildIndex } from '../../../index/builder.js';
+import { isPostgresUrl, redact } from '../../../index/postgres/connection.js';
+import { buildPgIndex } from '../../../index/postgres/indexer.js';
 import { readManifest } from '../../../index/store.js';
 import { log } from '../../../log.js';
+import { Recommender } from '../../../recommend/recommender.js';
 import { EXIT_PARTIAL } from '../exit.js';
-import { addEmbeddingOptions, type EmbeddingFlags, embedderOptions, positiveInt } from '../options.js';
+import {
+  addEmbeddingOptions,
+  type EmbeddingFlags,
+  embedderOptions,
+  LOCATION_HELP,
+  positiveInt,
+} from '../options.js';
 import { progressBar } from '../progress.js';
 
 interface Flags extends EmbeddingFlags {
+  store?: string;
   metadata?: string;
   out: string;
   rebuild?: boolean;
   checkpointEvery: number;
+}
+
+/** One worker of a distributed indexing run: the same command on any number of machines shares the work. */
+async function indexIntoPostgres(imagesDir: string, url: string, flags: Flags): Promise<void> {
+  const existing = flags.rebuild
+    ? undefined
+    : await Recommender.open(url).then(
+        async (r) => {
+          const spec = r.manifest.spec;
+          await r.close();
+          return spec;
+        },
+        () => undefined,
+      );
+  const fromStore = existing ? optionsForSpec(existing) : {};
+  const progress = progressBar('photos (all workers)');
+  const result = await buildPgIndex({
+    url,
+    imagesDir,
+    metadataPath: flags.metadata,
+    rebuild: flags.rebuild,
+    claimSize: flags.checkpointEvery === 512 ? undefined : flags.checkpointEvery,
+    embedder: embedderOptions({
+      ...flags,
+      pooling: flags.pooling ?? fromStore.pooling,
+      resize: flags.resize ?? fromStore.resize,
+      seedCompat: flags.seedCompat ?? fromStore.seedCompat,
+    }),
+    onPlan: (p) =>
+      log.info(`${redact(url)}: ${p.total} photos, ${p.pending} waiting to be embedded (by any worker)`),
+    onProgress: (done, total) => progress.update(done, total),
+  });
+  progress.stop();
+  for (const s of result.failed) log.warn({ file: s.file, code: s.code }, `skipped: ${s.reason}`);
+  process.stdout.write(
+    `Indexed into ${redact(url)}: ${result.total} photos in the store; this worker embedded ${result.embedded}, ` +
+      `copied ${result.copied} identical photos, skipped ${result.failed.length}, in ${result.seconds.toFixed(1)} s` +
+      `${result.hnswBuilt ? '; built the HNSW index' : ''}\n`,
+  );
+  if (result.failed.length > 0) process.exitCode = EXIT_PARTIAL;
 }
 
 export function registerIndex(program: Command): void {
@@ -24,15 +74,24 @@ export function registerIndex(program: Command): void {
       .description('embed every photo of a catalogue folder into an index (incremental, resumable)')
       .argument('<images-dir>', 'folder of product photos named <product-id>.<ext>')
       .option('--metadata <csv>', 'product metadata CSV with an "id" column (e.g. styles.csv)')
-      .option('--out <index-dir>', 'where the index is written', defaultIndexDir)
+      .option('--out <location>', `where the index is written: ${LOCATION_HELP}`, defaultIndexDir)
+      .option(
+        '--store <postgres-url>',
+        'index into a PostgreSQL + pgvector store (same as --out <url>); run the command on several machines to share the work',
+      )
       .option('--rebuild', 'ignore the existing index and embed everything again')
       .option(
         '--checkpoint-every <n>',
-        'photos embedded between checkpoints',
+        'photos embedded between checkpoints (with PostgreSQL: photos claimed per transaction, default 32)',
         positiveInt('--checkpoint-every'),
         512,
       ),
   ).action(async (imagesDir: string, flags: Flags) => {
+    const location = flags.store ?? flags.out;
+    if (isPostgresUrl(location)) {
+      await indexIntoPostgres(imagesDir, location, flags);
+      return;
+    }
     // Options not given keep those of the existing index.
     const existing = flags.rebuild ? undefined : await readManifest(flags.out);
     const fromIndex = existing ? optionsForSpec(existing.spec) : {};

@@ -4,11 +4,14 @@ import { Option } from 'commander';
 import { defaultIndexDir } from '../../../config.js';
 import { DEVICES, type Device } from '../../../embeddings/runtime.js';
 import { parseWhere } from '../../../recommend/filters.js';
-import { Recommender } from '../../../recommend/recommender.js';
+import { Recommender, type SearchMode } from '../../../recommend/recommender.js';
 import { resultsAsJson, resultsAsText } from '../format.js';
-import { positiveInt } from '../options.js';
+import { addSearchOptions, LOCATION_HELP, positiveInt } from '../options.js';
 
 interface Flags {
+  search?: SearchMode;
+  ef?: number;
+  store?: string;
   k: number;
   where: string[];
   index: string;
@@ -16,8 +19,16 @@ interface Flags {
   device: Device;
 }
 
+function open(flags: Flags): Promise<Recommender> {
+  return Recommender.open(flags.store ?? flags.index, {
+    device: flags.device,
+    search: flags.search,
+    efSearch: flags.ef,
+  });
+}
+
 function withQueryOptions(cmd: Command): Command {
-  return cmd
+  return addSearchOptions(cmd)
     .option('-k, --k <n>', 'how many products', positiveInt('-k', 1000), 5)
     .option(
       '--where <column=value>',
@@ -25,7 +36,8 @@ function withQueryOptions(cmd: Command): Command {
       (v: string, acc: string[]) => [...acc, v],
       [] as string[],
     )
-    .option('--index <dir>', 'the index to search', defaultIndexDir)
+    .option('--index <location>', `the index to search: ${LOCATION_HELP}`, defaultIndexDir)
+    .option('--store <postgres-url>', 'search a PostgreSQL + pgvector store (same as --index <url>)')
     .option('--json', 'print {"query": ..., "results": [...]} as JSON')
     .addOption(new Option('--device <device>', 'inference device').choices(DEVICES).default('cpu'));
 }
@@ -38,7 +50,7 @@ export function registerRecommend(program: Command): void {
       .argument('<image>', 'a photo (JPEG, PNG, WebP, GIF, AVIF, TIFF)'),
   ).action(async (image: string, flags: Flags) => {
     const where = parseWhere(flags.where);
-    const recommender = await Recommender.open(flags.index, { device: flags.device });
+    const recommender = await open(flags);
     try {
       const result = await recommender.recommend(image, { k: flags.k, where });
       process.stdout.write(
@@ -56,8 +68,8 @@ export function registerRecommend(program: Command): void {
       .argument('<product-id>', 'id of a product in the index'),
   ).action(async (id: string, flags: Flags) => {
     const where = parseWhere(flags.where);
-    const recommender = await Recommender.open(flags.index, { device: flags.device });
-    const result = recommender.similar(id, { k: flags.k, where });
+    const recommender = await open(flags);
+    const result = await recommender.similar(id, { k: flags.k, where });
     const name = recommender.product(id)?.name;
     process.stdout.write(
       flags.json

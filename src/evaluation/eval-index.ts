@@ -1,0 +1,119 @@
+/**
+ * An index opened for evaluation: its products, their vectors and groups of identical photos, a
+ * batched kNN over them, and the Recommender for the rare query whose batched neighbours run short.
+ * Results follow Recommender.nearest exactly: rows of the excluded group are skipped and identical
+ * photos (same content hash) are collapsed into their best-ranked row.
+ */
+import type { IndexItem } from '../index/store.js';
+import { Recommender } from '../recommend/recommender.js';
+import { BatchKnn, type KnnBackend, type KnnResult } from './knn.js';
+
+export interface Neighbour {
+  row: number;
+  score: number;
+}
+
+/** No group is excluded. */
+export const NO_GROUP = -1;
+
+export class EvalIndex {
+  readonly items: IndexItem[];
+  readonly rowById = new Map<string, number>();
+  /** Group (distinct photo) of each row. */
+  readonly groupOf: Int32Array;
+  /** Rows of each distinct photo, in row order. */
+  readonly groups: number[][] = [];
+  readonly maxGroup: number;
+
+  private constructor(
+    readonly dir: string,
+    readonly recommender: Recommender,
+    readonly vectors: Float32Array,
+    readonly knn: BatchKnn,
+  ) {
+    this.items = recommender.items;
+    this.groupOf = new Int32Array(this.items.length);
+    const byHash = new Map<string, number>();
+    this.items.forEach((item, row) => {
+      this.rowById.set(item.id, row);
+      let group = byHash.get(item.hash);
+      if (group === undefined) {
+        group = this.groups.length;
+        byHash.set(item.hash, group);
+        this.groups.push([]);
+      }
+      this.groups[group]?.push(row);
+      this.groupOf[row] = group;
+    });
+    this.maxGroup = this.groups.reduce((m, g) => Math.max(m, g.length), 0);
+  }
+
+  static async open(
+    dir: string,
+    options: { threads?: number; backend?: KnnBackend } = {},
+  ): Promise<EvalIndex> {
+    const recommender = await Recommender.open(dir);
+    const dim = recommender.manifest.dim;
+    const count = recommender.items.length;
+    const vectors = await recommender.vectors();
+    if (vectors.length !== count * dim) throw new Error('the index vectors do not match its items');
+    const knn = await BatchKnn.create(vectors, dim, options);
+    return new EvalIndex(dir, recommender, vectors, knn);
+  }
+
+  get count(): number {
+    return this.items.length;
+  }
+
+  get dim(): number {
+    return this.recommender.manifest.dim;
+  }
+
+  item(row: number): IndexItem {
+    return this.items[row] as IndexItem;
+  }
+
+  /** A copy of a row's vector. */
+  vector(row: number): Float32Array {
+    return this.vectors.slice(row * this.dim, (row + 1) * this.dim);
+  }
+
+  /**
+   * Query `query`'s first `want` results from a batched search: excluding the rows of group
+   * `exclude`, one row per distinct photo. `complete` is false when fewer were found than wanted
+   * while rows beyond the searched k remain (the caller must search further).
+   */
+  collapse(
+    result: KnnResult,
+    query: number,
+    want: number,
+    exclude: number,
+  ): { neighbours: Neighbour[]; complete: boolean } {
+    const seen = new Set<number>();
+    const neighbours: Neighbour[] = [];
+    for (let j = 0; j < result.k; j++) {
+      const row = result.rows[query * result.k + j] as number;
+      if (row < 0) break;
+      const group = this.groupOf[row] as number;
+      if (group === exclude || seen.has(group)) continue;
+      seen.add(group);
+      neighbours.push({ row, score: result.scores[query * result.k + j] as number });
+      if (neighbours.length === want) return { neighbours, complete: true };
+    }
+    return { neighbours, complete: result.k >= this.count };
+  }
+
+  /** The slow path: Recommender.nearest for one vector. */
+  async nearest(vector: Float32Array, want: number, exclude: number): Promise<Neighbour[]> {
+    const excluded = new Set(exclude === NO_GROUP ? [] : this.groups[exclude]);
+    return (await this.recommender.nearest(vector, { k: want }, excluded)).map((r) => ({
+      row: this.rowById.get(r.id) as number,
+      score: r.score,
+    }));
+  }
+
+  async close(): Promise<void> {
+    await this.knn.close();
+    await this.recommender.close();
+  }
+}

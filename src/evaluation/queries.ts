@@ -1,0 +1,203 @@
+/**
+ * Evaluation with outside query photos of catalogue products (e.g. the same products photographed
+ * at another resolution): is the product itself found (recall@1, recall@5, its rank), and do the
+ * other results share its articleType?
+ */
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Embedder, type EmbedderOptions, optionsForSpec } from '../embeddings/embedder.js';
+import { isImageError } from '../images/errors.js';
+import { IMAGE_EXTENSIONS, listCatalogue } from '../index/catalogue.js';
+import { type EvalIndex, type Neighbour, NO_GROUP } from './eval-index.js';
+import { K, Mean, type MeanMetric, meanReciprocalRank, precision, recallAt } from './metrics.js';
+import { sampleIds } from './random.js';
+
+export interface QueryPhoto {
+  id: string;
+  path: string;
+  /** The product's row in the index. */
+  row: number;
+}
+
+export interface QuerySelection {
+  dir: string;
+  /** Photos in the folder. */
+  inFolder: number;
+  /** Of those, photos named after a product of the index. */
+  inIndex: number;
+  /** The ones used (at most the cap, chosen with the seed). */
+  photos: QueryPhoto[];
+}
+
+export class QueryError extends Error {}
+
+/** The query photos of a folder whose product id is in the index: all, or `max` of them chosen with the seed. */
+export async function selectQueryPhotos(
+  dir: string,
+  index: EvalIndex,
+  max: number,
+  seed: number,
+): Promise<QuerySelection> {
+  const folder = resolve(dir);
+  if (!existsSync(folder)) throw new QueryError(`no such query folder: ${folder}`);
+  const files = await listCatalogue(folder);
+  if (files.length === 0) {
+    throw new QueryError(
+      `no photos in the query folder ${folder} (looked for ${[...IMAGE_EXTENSIONS].join(' ')})`,
+    );
+  }
+  const byId = new Map(files.filter((f) => index.rowById.has(f.id)).map((f) => [f.id, f]));
+  if (byId.size === 0) {
+    throw new QueryError(
+      `none of the ${files.length} photos in ${folder} is named after a product of the index at ${index.dir} ` +
+        '(query photos must be named <product-id>.<ext>, e.g. 15970.jpg)',
+    );
+  }
+  const photos = sampleIds([...byId.keys()], max, seed).map((id) => ({
+    id,
+    path: join(folder, byId.get(id)?.file as string),
+    row: index.rowById.get(id) as number,
+  }));
+  return { dir: folder, inFolder: files.length, inIndex: byId.size, photos };
+}
+
+export interface QueryCase {
+  id: string;
+  path: string;
+  row: number;
+  /** 1-based rank of the product's photo among the distinct photos of the index. */
+  rank: number;
+  /** The 5 best results (the product itself among them where found). */
+  results: Neighbour[];
+  /** The 5 best results other than the product and its identical copies. */
+  others: Neighbour[];
+  /** articleType precision of `others`. */
+  precision?: number;
+}
+
+export interface QueryEvaluation {
+  dir: string;
+  inFolder: number;
+  inIndex: number;
+  /** Photos embedded and evaluated. */
+  used: number;
+  failed: { id: string; path: string; reason: string }[];
+  recallAt1: number | null;
+  recallAt5: number | null;
+  meanReciprocalRank: number | null;
+  /** articleType precision@5 of the results other than the product. */
+  articleTypePrecision: MeanMetric;
+  cases: QueryCase[];
+  embedSeconds: number;
+  searchSeconds: number;
+}
+
+export interface QueryEvalOptions {
+  /** Device, batch size and threads; pooling, resize and channel order always come from the index. */
+  embedder?: Pick<EmbedderOptions, 'device' | 'batchSize' | 'threads'>;
+  onEmbedProgress?: (done: number, total: number) => void;
+}
+
+/** Queries whose product is not among the searched neighbours are searched again this many at a time, fully. */
+const DEEP_BLOCK = 64;
+
+export async function evaluateQueries(
+  index: EvalIndex,
+  selection: QuerySelection,
+  options: QueryEvalOptions = {},
+): Promise<QueryEvaluation> {
+  const { dim } = index;
+  let started = performance.now();
+  const embedder = await Embedder.create({
+    ...options.embedder,
+    ...optionsForSpec(index.recommender.manifest.spec),
+  });
+  let embedded: Awaited<ReturnType<Embedder['embedEach']>>;
+  options.onEmbedProgress?.(0, selection.photos.length);
+  try {
+    embedded = await embedder.embedEach(
+      selection.photos.map((p) => p.path),
+      options.onEmbedProgress,
+    );
+  } finally {
+    await embedder.close();
+  }
+  const embedSeconds = (performance.now() - started) / 1000;
+  started = performance.now();
+
+  const failed: QueryEvaluation['failed'] = [];
+  const photos: QueryPhoto[] = [];
+  const vectors: Float32Array[] = [];
+  selection.photos.forEach((photo, i) => {
+    const result = embedded[i];
+    if (isImageError(result)) failed.push({ id: photo.id, path: photo.path, reason: result.reason });
+    else if (result) {
+      photos.push(photo);
+      vectors.push(result);
+    }
+  });
+  const queries = new Float32Array(photos.length * dim);
+  vectors.forEach((v, i) => {
+    queries.set(v, i * dim);
+  });
+
+  const found = await index.knn.search(queries, K + index.maxGroup + 32);
+  const cases: QueryCase[] = [];
+  for (const [i, photo] of photos.entries()) {
+    const own = index.groupOf[photo.row] as number;
+    const all = index.collapse(found, i, Number.POSITIVE_INFINITY, NO_GROUP).neighbours;
+    const vector = vectors[i] as Float32Array;
+    const top = index.collapse(found, i, K, NO_GROUP);
+    const others = index.collapse(found, i, K, own);
+    cases.push({
+      id: photo.id,
+      path: photo.path,
+      row: photo.row,
+      // 0 until found: a product beyond the first neighbours is ranked by a full search below.
+      rank: all.findIndex((n) => index.groupOf[n.row] === own) + 1,
+      results: top.complete ? top.neighbours : await index.nearest(vector, K, NO_GROUP),
+      others: others.complete ? others.neighbours : await index.nearest(vector, K, own),
+    });
+  }
+
+  // The exact rank of products not among the first neighbours: a full search of those queries.
+  const deep = cases.flatMap((c, i) => (c.rank === 0 ? [i] : []));
+  for (let start = 0; start < deep.length; start += DEEP_BLOCK) {
+    const chunk = deep.slice(start, start + DEEP_BLOCK);
+    const block = new Float32Array(chunk.length * dim);
+    chunk.forEach((q, j) => {
+      block.set(vectors[q] as Float32Array, j * dim);
+    });
+    const full = await index.knn.search(block, index.count);
+    chunk.forEach((q, j) => {
+      const c = cases[q] as QueryCase;
+      const own = index.groupOf[c.row] as number;
+      const all = index.collapse(full, j, Number.POSITIVE_INFINITY, NO_GROUP).neighbours;
+      c.rank = all.findIndex((n) => index.groupOf[n.row] === own) + 1;
+    });
+  }
+
+  const mean = new Mean();
+  for (const c of cases) {
+    c.precision = precision(
+      index.item(c.row).metadata.articleType,
+      c.others.map((n) => index.item(n.row).metadata.articleType),
+    );
+    mean.add(c.precision);
+  }
+  const allRanks = cases.map((c) => c.rank);
+  return {
+    dir: selection.dir,
+    inFolder: selection.inFolder,
+    inIndex: selection.inIndex,
+    used: cases.length,
+    failed,
+    recallAt1: recallAt(allRanks, 1),
+    recallAt5: recallAt(allRanks, 5),
+    meanReciprocalRank: meanReciprocalRank(allRanks),
+    articleTypePrecision: mean.result,
+    cases,
+    embedSeconds,
+    searchSeconds: (performance.now() - started) / 1000,
+  };
+}

@@ -1,0 +1,239 @@
+/**
+ * The embedding-options sweep: resize policy x pooling, plus the original system's channel
+ * mistake, each indexed over the same stratified subset of a catalogue and evaluated the same way.
+ * Restartable: indexing is incremental and checkpointed, and each configuration's evaluation is
+ * kept (<work>/<config>/eval.json) and reused while its index and the query settings are unchanged.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { cacheDir } from '../config.js';
+import type { EmbedderOptions } from '../embeddings/embedder.js';
+import { POOLINGS, type Pooling, RESIZE_POLICIES, type ResizePolicy } from '../embeddings/spec.js';
+import { type BuildResult, buildIndex } from '../index/builder.js';
+import { readManifest } from '../index/store.js';
+import { DEFAULT_MAX_QUERIES, type EvalSummary, evaluate } from './evaluate.js';
+import type { SweepRow } from './format.js';
+import { writeReport } from './report.js';
+import { catalogueSubset, type Stratum } from './subset.js';
+
+export interface SweepConfig {
+  name: string;
+  resize: ResizePolicy;
+  pooling: Pooling;
+  seedCompat: boolean;
+}
+
+/** resize x pooling, then `seed-compat`: stretch + max + the original's R,G,B channel order. */
+export const SWEEP_CONFIGS: readonly SweepConfig[] = [
+  ...RESIZE_POLICIES.flatMap((resize) =>
+    POOLINGS.map((pooling) => ({ name: `${resize}-${pooling}`, resize, pooling, seedCompat: false })),
+  ),
+  { name: 'seed-compat', resize: 'stretch', pooling: 'max', seedCompat: true },
+];
+
+/** Configurations by comma-separated names (all of them when none are given). */
+export function parseConfigs(names?: string): SweepConfig[] {
+  if (!names) return [...SWEEP_CONFIGS];
+  const chosen = names
+    .split(',')
+    .map((n) => n.trim())
+    .filter(Boolean)
+    .map((name) => {
+      const config = SWEEP_CONFIGS.find((c) => c.name === name);
+      if (!config) {
+        throw new Error(
+          `unknown configuration "${name}"; choose from ${SWEEP_CONFIGS.map((c) => c.name).join(', ')}`,
+        );
+      }
+      return config;
+    });
+  if (chosen.length === 0) throw new Error('no configuration given');
+  return [...new Map(chosen.map((c) => [c.name, c])).values()];
+}
+
+export const defaultWorkDir = (subset: number, seed: number) =>
+  join(cacheDir, 'eval', `subset-${subset}-seed-${seed}`);
+
+export interface SweepEvents {
+  subset?(info: { ids: number; strata: number; workDir: string }): void;
+  configStart?(i: number, total: number, config: SweepConfig): void;
+  buildPlan?(plan: { total: number; toEmbed: number; reused: number; removed: number }): void;
+  buildProgress?(done: number, total: number): void;
+  built?(result: BuildResult): void;
+  evalStage?(stage: string, detail?: string): void;
+  evalProgress?(stage: string, done: number, total: number): void;
+  configDone?(i: number, total: number, config: SweepConfig, summary: EvalSummary, reused: boolean): void;
+}
+
+export interface SweepOptions {
+  imagesDir: string;
+  metadataPath: string;
+  /** Photos in the subset, at least (default 10000). */
+  subset?: number;
+  seed?: number;
+  queriesDir?: string;
+  maxQueries?: number;
+  configs?: readonly SweepConfig[];
+  workDir?: string;
+  /** Indexes whose vectors are reused where the spec matches (e.g. the full default index). */
+  seedFrom?: string[];
+  embedder?: Pick<EmbedderOptions, 'device' | 'batchSize' | 'threads'>;
+  /** Cases per report section. */
+  samples?: number;
+  on?: SweepEvents;
+}
+
+export interface SweepConfigResult {
+  config: SweepConfig;
+  indexDir: string;
+  report: string;
+  /** The evaluation was kept from an earlier run. */
+  reused: boolean;
+  summary: EvalSummary;
+}
+
+export interface SweepResult {
+  workDir: string;
+  date: string;
+  subset: {
+    requested: number;
+    size: number;
+    seed: number;
+    imagesDir: string;
+    metadataPath: string;
+    strata: Stratum[];
+  };
+  queries?: { dir: string; max: number };
+  configs: SweepConfigResult[];
+  /** By leave-one-out articleType P@5, ties broken by recall@1. */
+  best?: string;
+}
+
+/** The best configuration: highest leave-one-out articleType P@5, then highest recall@1. */
+export function bestConfig(rows: readonly SweepRow[]): string | undefined {
+  const key = (s: EvalSummary): [number, number] => [
+    s.leaveOneOut.precision.articleType.value ?? -1,
+    s.queries?.recallAt1 ?? -1,
+  ];
+  let best: SweepRow | undefined;
+  for (const row of rows) {
+    if (!best) best = row;
+    else {
+      const [a1, a2] = key(row.summary);
+      const [b1, b2] = key(best.summary);
+      if (a1 > b1 || (a1 === b1 && a2 > b2)) best = row;
+    }
+  }
+  return best?.config;
+}
+
+async function writeJson(path: string, value: unknown): Promise<void> {
+  await writeFile(`${path}.tmp`, `${JSON.stringify(value, null, 2)}\n`);
+  await rename(`${path}.tmp`, path);
+}
+
+interface StoredEvaluation {
+  key: string;
+  summary: EvalSummary;
+}
+
+async function storedEvaluation(path: string, key: string): Promise<EvalSummary | undefined> {
+  if (!existsSync(path)) return undefined;
+  try {
+    const stored = JSON.parse(await readFile(path, 'utf8')) as StoredEvaluation;
+    return stored.key === key ? stored.summary : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function runSweep(options: SweepOptions): Promise<SweepResult> {
+  const requested = options.subset ?? 10_000;
+  const seed = options.seed ?? 1;
+  const configs = options.configs ?? SWEEP_CONFIGS;
+  const imagesDir = resolve(options.imagesDir);
+  const metadataPath = resolve(options.metadataPath);
+  const workDir = resolve(options.workDir ?? defaultWorkDir(requested, seed));
+  const maxQueries = options.maxQueries ?? DEFAULT_MAX_QUERIES;
+  const queriesDir = options.queriesDir ? resolve(options.queriesDir) : undefined;
+  const on = options.on ?? {};
+
+  const sample = await catalogueSubset({ imagesDir, metadataPath, size: requested, seed });
+  await mkdir(workDir, { recursive: true });
+  await writeJson(join(workDir, 'subset.json'), {
+    requested,
+    seed,
+    imagesDir,
+    metadataPath,
+    ids: sample.ids,
+  });
+  on.subset?.({ ids: sample.ids.length, strata: sample.strata.length, workDir });
+  const ids = new Set(sample.ids);
+
+  const result: SweepResult = {
+    workDir,
+    date: new Date().toISOString(),
+    subset: { requested, size: sample.ids.length, seed, imagesDir, metadataPath, strata: sample.strata },
+    ...(queriesDir ? { queries: { dir: queriesDir, max: maxQueries } } : {}),
+    configs: [],
+  };
+  for (const [i, config] of configs.entries()) {
+    on.configStart?.(i + 1, configs.length, config);
+    const indexDir = join(workDir, config.name);
+    const built = await buildIndex({
+      imagesDir,
+      outDir: indexDir,
+      metadataPath,
+      ids,
+      embedder: {
+        ...options.embedder,
+        pooling: config.pooling,
+        resize: config.resize,
+        seedCompat: config.seedCompat,
+      },
+      seedFrom: options.seedFrom,
+      onPlan: on.buildPlan,
+      onProgress: on.buildProgress,
+    });
+    on.built?.(built);
+
+    const manifest = await readManifest(indexDir);
+    const key = JSON.stringify({
+      generation: manifest?.generation,
+      updatedAt: manifest?.updatedAt,
+      queriesDir,
+      maxQueries,
+      seed,
+      samples: options.samples,
+    });
+    const evalPath = join(indexDir, 'eval.json');
+    const report = join(indexDir, 'eval-report.html');
+    let summary = existsSync(report) ? await storedEvaluation(evalPath, key) : undefined;
+    const reused = summary !== undefined;
+    if (!summary) {
+      const ev = await evaluate({
+        indexDir,
+        queriesDir,
+        maxQueries,
+        seed,
+        embedder: options.embedder,
+        onStage: on.evalStage,
+        onProgress: on.evalProgress,
+      });
+      try {
+        await writeReport(report, ev, { seed, samples: options.samples, title: config.name });
+      } finally {
+        await ev.index.close();
+      }
+      summary = ev.summary;
+      await writeJson(evalPath, { key, summary } satisfies StoredEvaluation);
+    }
+    result.configs.push({ config, indexDir, report, reused, summary });
+    on.configDone?.(i + 1, configs.length, config, summary, reused);
+    await writeJson(join(workDir, 'results.json'), result);
+  }
+  result.best = bestConfig(result.configs.map((c) => ({ config: c.config.name, summary: c.summary })));
+  await writeJson(join(workDir, 'results.json'), result);
+  return result;
+}

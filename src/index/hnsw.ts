@@ -1,0 +1,398 @@
+/**
+ * Approximate nearest-neighbour search: an HNSW graph (usearch) over an index's vectors, saved
+ * beside the index files and tied to the index generation that it was built from:
+ *
+ *   <dir>/hnsw-<gen>-<dtype>.usearch   the graph and its vectors (usearch's own file format)
+ *   <dir>/hnsw.json                    which graphs there are: parameters, generation, size
+ *
+ * A graph is valid only for the generation it records; openHnsw refuses a stale one (the index
+ * was re-built since). Building a graph replaces the one of the same dtype and removes graph
+ * files of other generations.
+ *
+ * Vectors are stored as f16 (half the size of the f32 index, practically no loss) or i8 (a
+ * quarter). usearch's own f32 -> i8 conversion scales every vector by 127 / its L2 norm, which
+ * for unit vectors of 2048 dimensions leaves 2 or 3 levels per component: too coarse. So for i8
+ * every vector is quantised here, scaled so that its largest component is 127, and the graph
+ * uses the cosine metric, which does not see the per-vector scale. That needs usearch's native
+ * binding directly: its JavaScript wrapper turns Int8Array input back into floats.
+ *
+ * Scores are cosine similarities (1 - cosine distance). With i8 they are those of the quantised
+ * vectors; pass the f32 vectors to openHnsw to re-score the candidates exactly.
+ */
+import { existsSync } from 'node:fs';
+import { readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import lockfile from 'proper-lockfile';
+import type { Hit } from './search.js';
+import { IndexError, loadIndex, readManifest } from './store.js';
+
+export type HnswDtype = 'f16' | 'i8';
+export const HNSW_DTYPES: readonly HnswDtype[] = ['f16', 'i8'];
+
+export interface HnswParams {
+  dtype: HnswDtype;
+  /** Neighbours per node (HNSW's M). */
+  connectivity: number;
+  /** Candidate list size while building (efConstruction). */
+  expansionAdd: number;
+  /** Candidate list size while searching (ef): higher is slower and more exact. */
+  expansionSearch: number;
+}
+
+/**
+ * Tuned with `npm run bench:ann` on 2 cores: f16 recall@5 0.958 at p50 2.1 ms on 250k synthetic
+ * embeddings (ef 64: 0.937), 0.995 at p50 0.8 ms on the real 44k catalogue.
+ */
+export const HNSW_DEFAULTS: HnswParams = {
+  dtype: 'f16',
+  connectivity: 16,
+  expansionAdd: 128,
+  expansionSearch: 128,
+};
+
+/** A graph on disk, as recorded in hnsw.json. */
+export interface HnswGraphInfo extends HnswParams {
+  /** The index generation whose vectors the graph holds. */
+  generation: number;
+  count: number;
+  dim: number;
+  metric: 'cos';
+  /** File name in the index folder. */
+  file: string;
+  bytes: number;
+  buildSeconds: number;
+  createdAt: string;
+}
+
+export interface HnswSidecar {
+  format: typeof HNSW_FORMAT;
+  version: number;
+  graphs: HnswGraphInfo[];
+}
+
+export const HNSW_FORMAT = 'lookalike-hnsw';
+export const HNSW_VERSION = 1;
+export const hnswSidecarPath = (dir: string) => join(dir, 'hnsw.json');
+const graphFile = (generation: number, dtype: HnswDtype) =>
+  `hnsw-${String(generation).padStart(6, '0')}-${dtype}.usearch`;
+
+/** A graph that belongs to another generation of the index, or that does not match it. */
+export class HnswStaleError extends IndexError {}
+/** No graph of the wanted kind in the index folder. */
+export class HnswMissingError extends IndexError {}
+
+// usearch's native binding (the CompiledIndex class that its JavaScript Index wraps).
+type NativeVectors = Float32Array | Int8Array;
+interface CompiledIndex {
+  add(keys: BigUint64Array, vectors: NativeVectors, threads: number): void;
+  search(queries: NativeVectors, k: number, threads: number): [BigUint64Array, Float32Array, BigUint64Array];
+  save(path: string): void;
+  load(path: string): void;
+  view(path: string): void;
+  size(): number;
+  dimensions(): number;
+}
+interface NativeUsearch {
+  CompiledIndex: new (
+    dimensions: number,
+    metric: string,
+    quantization: string,
+    connectivity: number,
+    expansionAdd: number,
+    expansionSearch: number,
+    multi: boolean,
+  ) => CompiledIndex;
+  hardwareAccelerationAvailable(): string;
+}
+
+let native: NativeUsearch | undefined;
+function usearchNative(): NativeUsearch {
+  if (!native) {
+    const require = createRequire(import.meta.url);
+    const main = require.resolve('usearch'); // <root>/javascript/dist/cjs/usearch.js
+    const root = resolve(dirname(main), '..', '..', '..');
+    const load = createRequire(main)('node-gyp-build') as (dir: string) => NativeUsearch;
+    native = load(root);
+  }
+  return native;
+}
+
+/** The SIMD targets that usearch can use on this machine (e.g. "serial, haswell, skylake, icelake"). */
+export const hnswHardware = (): string => usearchNative().hardwareAccelerationAvailable();
+
+/** Scales a vector so that its largest component is +-127 and rounds it (cosine ignores the scale). */
+function quantiseI8(src: Float32Array, offset: number, dim: number, out: Int8Array, outOffset: number): void {
+  let max = 0;
+  for (let d = 0; d < dim; d++) {
+    const a = Math.abs(src[offset + d] as number);
+    if (a > max) max = a;
+  }
+  const scale = max > 0 ? 127 / max : 0;
+  for (let d = 0; d < dim; d++) out[outOffset + d] = Math.round((src[offset + d] as number) * scale);
+}
+
+export interface HnswBuildOptions {
+  /** Threads for insertion (default: all cores). */
+  threads?: number;
+  /** Called after each batch of insertions. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface HnswOpenOptions {
+  /** Overrides the recorded search expansion (ef). */
+  expansionSearch?: number;
+  /** Memory-map the file rather than reading it into memory. */
+  view?: boolean;
+  /**
+   * The index's f32 vectors (count x dim): when given, candidates are re-scored exactly, so
+   * scores are true cosine similarities and order among candidates is exact.
+   */
+  vectors?: Float32Array;
+  /** Candidates fetched per result when re-scoring (default: 2 for i8, 1 for f16). */
+  oversample?: number;
+}
+
+export class HnswSearch {
+  private constructor(
+    private readonly graph: CompiledIndex,
+    readonly dim: number,
+    readonly params: HnswParams,
+    private readonly exact?: { vectors: Float32Array; oversample: number },
+  ) {}
+
+  get count(): number {
+    return this.graph.size();
+  }
+
+  /** Builds a graph in memory over count x dim unit vectors; rows are the keys. */
+  static async build(
+    vectors: Float32Array,
+    dim: number,
+    params: Partial<HnswParams> = {},
+    options: HnswBuildOptions = {},
+  ): Promise<HnswSearch> {
+    const p = hnswParams(params);
+    const graph = newGraph(dim, p);
+    const count = vectors.length / dim;
+    const threads = options.threads ?? availableParallelism();
+    // Batches keep the event loop (and lock heartbeats) alive during long builds.
+    const batch = Math.max(256, 512 * threads);
+    for (let start = 0; start < count; start += batch) {
+      const end = Math.min(count, start + batch);
+      const keys = new BigUint64Array(end - start);
+      for (let i = 0; i < keys.length; i++) keys[i] = BigInt(start + i);
+      graph.add(keys, encode(vectors, start, end, dim, p.dtype), threads);
+      options.onProgress?.(end, count);
+      await yieldToLoop();
+    }
+    return new HnswSearch(graph, dim, p);
+  }
+
+  /** Opens a graph file written by save(). */
+  static open(path: string, dim: number, params: HnswParams, options: HnswOpenOptions = {}): HnswSearch {
+    const p: HnswParams = {
+      dtype: params.dtype,
+      connectivity: params.connectivity,
+      expansionAdd: params.expansionAdd,
+      expansionSearch: options.expansionSearch ?? params.expansionSearch,
+    };
+    const graph = newGraph(dim, p);
+    if (options.view) graph.view(path);
+    else graph.load(path);
+    if (graph.dimensions() !== dim)
+      throw new IndexError(`${path}: ${graph.dimensions()} dimensions, not ${dim}`);
+    const exact = options.vectors
+      ? {
+          vectors: ownBuffer(options.vectors),
+          oversample: Math.max(1, options.oversample ?? (p.dtype === 'i8' ? 2 : 1)),
+        }
+      : undefined;
+    return new HnswSearch(graph, dim, p, exact);
+  }
+
+  save(path: string): void {
+    this.graph.save(path);
+  }
+
+  /** The k (approximately) nearest rows to a unit query vector, best first. */
+  search(query: Float32Array, k: number): Hit[] {
+    const size = this.count;
+    if (size === 0 || k <= 0) return [];
+    const wanted = Math.min(size, this.exact ? k * this.exact.oversample : k);
+    const [keys, distances, counts] = this.graph.search(
+      encode(query, 0, 1, this.dim, this.params.dtype),
+      wanted,
+      1,
+    );
+    const found = Number(counts[0]);
+    const hits: Hit[] = [];
+    for (let i = 0; i < found; i++) {
+      const row = Number(keys[i]);
+      hits.push({ row, score: this.exact ? this.dot(query, row) : 1 - (distances[i] as number) });
+    }
+    hits.sort((a, b) => b.score - a.score || a.row - b.row);
+    return hits.length > k ? hits.slice(0, k) : hits;
+  }
+
+  private dot(query: Float32Array, row: number): number {
+    const v = (this.exact as { vectors: Float32Array }).vectors;
+    const base = row * this.dim;
+    let dot = 0;
+    for (let d = 0; d < this.dim; d++) dot += (v[base + d] as number) * (query[d] as number);
+    return dot;
+  }
+}
+
+function hnswParams(params: Partial<HnswParams>): HnswParams {
+  const p = { ...HNSW_DEFAULTS, ...stripUndefined(params) };
+  if (!HNSW_DTYPES.includes(p.dtype)) throw new IndexError(`unknown HNSW dtype "${p.dtype}" (f16 or i8)`);
+  for (const key of ['connectivity', 'expansionAdd', 'expansionSearch'] as const) {
+    if (!Number.isInteger(p[key]) || p[key] < 1)
+      throw new IndexError(`HNSW ${key} must be a positive integer`);
+  }
+  return p;
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function newGraph(dim: number, p: HnswParams): CompiledIndex {
+  const { CompiledIndex } = usearchNative();
+  return new CompiledIndex(dim, 'cos', p.dtype, p.connectivity, p.expansionAdd, p.expansionSearch, false);
+}
+
+/** Rows [start, end) as the binding wants them, in arrays that own their buffer. */
+function encode(
+  vectors: Float32Array,
+  start: number,
+  end: number,
+  dim: number,
+  dtype: HnswDtype,
+): NativeVectors {
+  if (dtype === 'f16') return vectors.slice(start * dim, end * dim);
+  const out = new Int8Array((end - start) * dim);
+  for (let r = start; r < end; r++) quantiseI8(vectors, r * dim, dim, out, (r - start) * dim);
+  return out;
+}
+
+const ownBuffer = (v: Float32Array) =>
+  v.byteOffset === 0 && v.byteLength === v.buffer.byteLength ? v : v.slice();
+
+export async function readHnswSidecar(dir: string): Promise<HnswSidecar | undefined> {
+  const path = hnswSidecarPath(dir);
+  if (!existsSync(path)) return undefined;
+  const sidecar = JSON.parse(await readFile(path, 'utf8')) as HnswSidecar;
+  if (sidecar.format !== HNSW_FORMAT) throw new IndexError(`${path} is not a lookalike HNSW record`);
+  if (sidecar.version !== HNSW_VERSION) {
+    throw new HnswStaleError(
+      `${dir}: HNSW record version ${sidecar.version} is not supported (expected ${HNSW_VERSION}); rebuild it`,
+    );
+  }
+  return sidecar;
+}
+
+async function lockHnsw(dir: string): Promise<() => Promise<void>> {
+  try {
+    return await lockfile.lock(dir, {
+      lockfilePath: join(dir, '.hnsw.lock'),
+      stale: 30_000,
+      update: 5_000,
+      retries: { retries: 10, minTimeout: 1_000, maxTimeout: 5_000 },
+    });
+  } catch (err) {
+    throw new IndexError(`another HNSW build is using ${dir} (${(err as Error).message})`);
+  }
+}
+
+/**
+ * Builds the HNSW graph of the index in `indexDir` for its current generation, saves it beside
+ * the index files and records it in hnsw.json.
+ */
+export async function buildHnsw(
+  indexDir: string,
+  options: Partial<HnswParams> & HnswBuildOptions = {},
+): Promise<HnswGraphInfo> {
+  const { threads, onProgress, ...rest } = options;
+  const params = hnswParams(rest);
+  const release = await lockHnsw(indexDir);
+  try {
+    const started = performance.now();
+    const data = await loadIndex(indexDir);
+    const { generation, count, dim } = data.manifest;
+    const graph = await HnswSearch.build(data.vectors, dim, params, { threads, onProgress });
+    const file = graphFile(generation, params.dtype);
+    const partial = join(indexDir, `${file}.partial`);
+    graph.save(partial);
+    await rename(partial, join(indexDir, file));
+    const info: HnswGraphInfo = {
+      ...params,
+      generation,
+      count,
+      dim,
+      metric: 'cos',
+      file,
+      bytes: (await stat(join(indexDir, file))).size,
+      buildSeconds: (performance.now() - started) / 1000,
+      createdAt: new Date().toISOString(),
+    };
+    // Keep the other dtype's graph when it belongs to the same generation.
+    const previous = (await readHnswSidecar(indexDir).catch(() => undefined))?.graphs ?? [];
+    const graphs = [...previous.filter((g) => g.dtype !== params.dtype && g.generation === generation), info];
+    const sidecar: HnswSidecar = { format: HNSW_FORMAT, version: HNSW_VERSION, graphs };
+    const path = hnswSidecarPath(indexDir);
+    await writeFile(`${path}.partial`, `${JSON.stringify(sidecar, null, 2)}\n`);
+    await rename(`${path}.partial`, path);
+    // Graph files that the record no longer lists (other generations, interrupted builds).
+    const keep = new Set(graphs.map((g) => g.file));
+    for (const name of await readdir(indexDir)) {
+      if (/^hnsw-\d+-\w+\.usearch(\.partial)?$/.test(name) && !keep.has(name)) {
+        await rm(join(indexDir, name), { force: true });
+      }
+    }
+    return info;
+  } finally {
+    await release();
+  }
+}
+
+/**
+ * Opens the HNSW graph of the index in `indexDir` (`dtype`: which one, default the f16 graph when
+ * there is one). Refuses a graph built from another generation of the index.
+ */
+export async function openHnsw(
+  indexDir: string,
+  options: HnswOpenOptions & { dtype?: HnswDtype } = {},
+): Promise<HnswSearch> {
+  const manifest = await readManifest(indexDir);
+  if (!manifest) throw new IndexError(`no index at ${indexDir}`);
+  const sidecar = await readHnswSidecar(indexDir);
+  const candidates = (sidecar?.graphs ?? []).filter((g) => !options.dtype || g.dtype === options.dtype);
+  const build = `lookalike hnsw build --index ${indexDir}${options.dtype ? ` --dtype ${options.dtype}` : ''}`;
+  if (candidates.length === 0) {
+    const what = options.dtype ? `${options.dtype} HNSW graph` : 'HNSW graph';
+    throw new HnswMissingError(`no ${what} for the index at ${indexDir} (build one: ${build})`);
+  }
+  const info = candidates.find((g) => g.dtype === 'f16') ?? (candidates[0] as HnswGraphInfo);
+  if (info.generation !== manifest.generation || info.count !== manifest.count || info.dim !== manifest.dim) {
+    throw new HnswStaleError(
+      `the ${info.dtype} HNSW graph at ${indexDir} was built for index generation ${info.generation} ` +
+        `(${info.count} vectors), but the index is now at generation ${manifest.generation} ` +
+        `(${manifest.count} vectors); rebuild it: ${build}`,
+    );
+  }
+  const path = join(indexDir, info.file);
+  if (!existsSync(path) || (await stat(path)).size !== info.bytes) {
+    throw new HnswStaleError(`${path} is missing or incomplete; rebuild it: ${build}`);
+  }
+  if (options.vectors && options.vectors.length !== manifest.count * manifest.dim) {
+    throw new IndexError('the vectors given for re-scoring do not match the index');
+  }
+  const graph = HnswSearch.open(path, manifest.dim, info, options);
+  if (graph.count !== info.count)
+    throw new HnswStaleError(`${path} holds ${graph.count} vectors, not ${info.count}`);
+  return graph;
+}

@@ -1,0 +1,219 @@
+/**
+ * `lookalike eval`: recommendation quality of an index (leave-one-out label precision, and with
+ * --queries exact-product recall), with an HTML report; `lookalike eval --sweep`: the same over
+ * embedding configurations on a fixed stratified subset of a catalogue.
+ */
+import { join, resolve } from 'node:path';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { defaultIndexDir } from '../../../config.js';
+import { DEVICES, type Device } from '../../../embeddings/runtime.js';
+import { DEFAULT_MAX_QUERIES, evaluate } from '../../../evaluation/evaluate.js';
+import { metricsText, sweepTable } from '../../../evaluation/format.js';
+import { writeReport } from '../../../evaluation/report.js';
+import { defaultWorkDir, parseConfigs, runSweep, SWEEP_CONFIGS } from '../../../evaluation/sweep.js';
+import { isPostgresUrl } from '../../../index/postgres/connection.js';
+import { log } from '../../../log.js';
+import { EXIT_PARTIAL } from '../exit.js';
+import { positiveInt } from '../options.js';
+import { type Progress, progressBar } from '../progress.js';
+
+interface Flags {
+  index: string;
+  queries?: string;
+  maxQueries: number;
+  seed: number;
+  report: string | boolean;
+  samples: number;
+  json?: boolean;
+  sweep?: boolean;
+  images?: string;
+  metadata?: string;
+  subset?: number;
+  configs?: string;
+  work?: string;
+  device: Device;
+  batchSize: number;
+  threads?: number;
+}
+
+function nonNegativeInt(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 0 || n > 0xffffffff)
+      throw new InvalidArgumentError(`${name} must be an integer from 0 to ${0xffffffff}.`);
+    return n;
+  };
+}
+
+/** One progress bar per stage, stopped when the next stage starts. */
+function stagedProgress() {
+  let current: { stage: string; bar: Progress } | undefined;
+  return {
+    update(stage: string, unit: string, done: number, total: number) {
+      if (current?.stage !== stage) {
+        current?.bar.stop();
+        current = { stage, bar: progressBar(unit) };
+      }
+      current.bar.update(done, total);
+    },
+    stop() {
+      current?.bar.stop();
+      current = undefined;
+    },
+  };
+}
+
+const UNITS: Record<string, string> = { 'leave-one-out': 'queries', embedding: 'query photos' };
+
+async function evalIndex(flags: Flags): Promise<void> {
+  const progress = stagedProgress();
+  const embedder = { device: flags.device, batchSize: flags.batchSize, threads: flags.threads };
+  const ev = await evaluate({
+    indexDir: flags.index,
+    queriesDir: flags.queries,
+    maxQueries: flags.maxQueries,
+    seed: flags.seed,
+    embedder,
+    onStage: (stage, detail) => {
+      progress.stop();
+      if (stage !== 'done') log.info(`${stage}: ${detail ?? ''}`);
+    },
+    onProgress: (stage, done, total) => progress.update(stage, UNITS[stage] ?? '', done, total),
+  });
+  progress.stop();
+  let reportPath: string | undefined;
+  try {
+    if (flags.report !== false) {
+      reportPath = resolve(
+        typeof flags.report === 'string'
+          ? flags.report
+          : isPostgresUrl(flags.index)
+            ? 'eval-report.html'
+            : join(flags.index, 'eval-report.html'),
+      );
+      await writeReport(reportPath, ev, { seed: flags.seed, samples: flags.samples });
+    }
+  } finally {
+    await ev.index.close();
+  }
+  for (const f of ev.queries?.failed ?? []) log.warn({ path: f.path }, `query photo skipped: ${f.reason}`);
+  process.stdout.write(
+    flags.json
+      ? `${JSON.stringify({ ...ev.summary, ...(reportPath ? { report: reportPath } : {}) }, null, 2)}\n`
+      : metricsText(ev.summary, reportPath),
+  );
+  if ((ev.queries?.failed.length ?? 0) > 0) process.exitCode = EXIT_PARTIAL;
+}
+
+async function sweep(flags: Flags): Promise<void> {
+  if (!flags.images || !flags.metadata) throw new Error('--sweep needs --images <dir> and --metadata <csv>');
+  const configs = parseConfigs(flags.configs);
+  const progress = stagedProgress();
+  const result = await runSweep({
+    imagesDir: flags.images,
+    metadataPath: flags.metadata,
+    subset: flags.subset,
+    seed: flags.seed,
+    queriesDir: flags.queries,
+    maxQueries: flags.maxQueries,
+    configs,
+    workDir: flags.work,
+    seedFrom: [flags.index],
+    embedder: { device: flags.device, batchSize: flags.batchSize, threads: flags.threads },
+    samples: flags.samples,
+    on: {
+      subset: (s) =>
+        log.info(`subset: ${s.ids} photos over ${s.strata} articleTypes; work folder ${s.workDir}`),
+      configStart: (i, total, c) => log.info(`config ${i}/${total}: ${c.name}`),
+      buildPlan: (p) =>
+        log.info(`indexing: ${p.total} photos, ${p.toEmbed} to embed, ${p.reused} already embedded`),
+      buildProgress: (done, total) => progress.update('index', 'photos', done, total),
+      built: () => progress.stop(),
+      evalStage: (stage, detail) => {
+        progress.stop();
+        if (stage !== 'done') log.info(`${stage}: ${detail ?? ''}`);
+      },
+      evalProgress: (stage, done, total) => progress.update(stage, UNITS[stage] ?? '', done, total),
+      configDone: (i, total, c, summary, reused) => {
+        progress.stop();
+        const p = summary.leaveOneOut.precision.articleType.value;
+        log.info(
+          `config ${i}/${total}: ${c.name} ${reused ? 'evaluated earlier (kept)' : 'evaluated'}: articleType P@5 ${p?.toFixed(3) ?? '–'}`,
+        );
+      },
+    },
+  });
+  progress.stop();
+  if (flags.json) {
+    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    return;
+  }
+  const rows = result.configs.map((c) => ({ config: c.config.name, summary: c.summary }));
+  process.stdout.write(
+    `Sweep over ${result.subset.size} photos (stratified by articleType, seed ${result.subset.seed})` +
+      `${result.queries ? `, query photos from ${result.queries.dir} (at most ${result.queries.max})` : ''}:\n\n` +
+      `${sweepTable(rows)}\n` +
+      `Best: ${result.best ?? '–'} (by leave-one-out articleType P@5, ties broken by recall@1)\n` +
+      `Results: ${join(result.workDir, 'results.json')}; reports: ${join(result.workDir, '<config>', 'eval-report.html')}\n`,
+  );
+}
+
+export function registerEval(program: Command): void {
+  program
+    .command('eval')
+    .description(
+      'measure recommendation quality of an index: leave-one-out label precision@5, exact-product recall with --queries, and an HTML report',
+    )
+    .option(
+      '--index <dir>',
+      'the index to evaluate (with --sweep: whose vectors are reused)',
+      defaultIndexDir,
+    )
+    .option(
+      '--queries <dir>',
+      'photos of catalogue products named <product-id>.<ext> (e.g. fashion-224/images)',
+    )
+    .option(
+      '--max-queries <n>',
+      'at most this many query photos, chosen with --seed',
+      positiveInt('--max-queries'),
+      DEFAULT_MAX_QUERIES,
+    )
+    .option(
+      '--seed <n>',
+      'seed of every random choice (query photos, report samples, sweep subset)',
+      nonNegativeInt('--seed'),
+      1,
+    )
+    .option('--report <file.html>', 'where the HTML report is written (default: <index>/eval-report.html)')
+    .option('--no-report', 'write no HTML report')
+    .option('--samples <n>', 'cases per report section', positiveInt('--samples', 1000), 12)
+    .option('--json', 'print the metrics as JSON')
+    .option(
+      '--sweep',
+      `compare embedding configurations (${SWEEP_CONFIGS.map((c) => c.name).join(', ')}) on a subset`,
+    )
+    .option('--images <dir>', 'with --sweep: the catalogue photos')
+    .option('--metadata <csv>', 'with --sweep: the catalogue metadata (styles.csv)')
+    .option(
+      '--subset <n>',
+      'with --sweep: photos in the stratified subset, at least (default 10000)',
+      positiveInt('--subset'),
+    )
+    .option('--configs <names>', 'with --sweep: comma-separated configurations (default: all)')
+    .option(
+      '--work <dir>',
+      `with --sweep: where the indexes and results go (default: ${defaultWorkDir(10_000, 1)} for the defaults)`,
+    )
+    .addOption(new Option('--device <device>', 'inference device').choices(DEVICES).default('cpu'))
+    .option('--batch-size <n>', 'images per inference call', positiveInt('--batch-size', 256), 16)
+    .option('--threads <n>', 'inference threads (default: one per core)', positiveInt('--threads', 256))
+    .action(async (flags: Flags) => {
+      if (flags.sweep) return sweep(flags);
+      const sweepOnly = (['images', 'metadata', 'subset', 'configs', 'work'] as const).filter(
+        (f) => flags[f] !== undefined,
+      );
+      if (sweepOnly.length > 0) throw new Error(`--${sweepOnly.join(', --')}: only with --sweep`);
+      return evalIndex(flags);
+    });
+}

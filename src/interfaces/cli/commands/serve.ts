@@ -1,0 +1,127 @@
+/** `lookalike serve`: the web page and the HTTP API over an index. */
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { defaultIndexDir } from '../../../config.js';
+import { optionsForSpec } from '../../../embeddings/embedder.js';
+import { DEVICES, type Device } from '../../../embeddings/runtime.js';
+import { buildIndex } from '../../../index/builder.js';
+import { isPostgresUrl, redact } from '../../../index/postgres/connection.js';
+import { buildPgIndex } from '../../../index/postgres/indexer.js';
+import { readManifest } from '../../../index/store.js';
+import { log } from '../../../log.js';
+import type { SearchMode } from '../../../recommend/recommender.js';
+import { startServer } from '../../http/server.js';
+import { DEFAULT_UPLOAD_LIMITS } from '../../http/upload-limiter.js';
+import { addSearchOptions, LOCATION_HELP, positiveInt } from '../options.js';
+import { progressBar } from '../progress.js';
+
+interface Flags {
+  index: string;
+  store?: string;
+  catalogue?: string;
+  metadata?: string;
+  search?: SearchMode;
+  ef?: number;
+  port: number;
+  host: string;
+  device: Device;
+  queue: number;
+}
+
+function port(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) {
+    throw new InvalidArgumentError('--port must be an integer from 0 (any free port) to 65535.');
+  }
+  return n;
+}
+
+/** Resolves on the first SIGINT or SIGTERM; a second one exits at once. */
+function shutdownSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      process.once(signal, () => {
+        log.warn(`${signal} again: exiting now`);
+        process.exit(130);
+      });
+      resolve(signal);
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  });
+}
+
+/** Builds the index (or brings it up to date) before serving, with its progress on stderr. */
+async function updateIndex(
+  imagesDir: string,
+  location: string,
+  metadataPath: string | undefined,
+): Promise<void> {
+  const progress = progressBar('photos');
+  const onProgress = (done: number, total: number) => progress.update(done, total);
+  if (isPostgresUrl(location)) {
+    await buildPgIndex({ url: location, imagesDir, metadataPath, onProgress });
+  } else {
+    const manifest = await readManifest(location);
+    const result = await buildIndex({
+      imagesDir,
+      outDir: location,
+      metadataPath,
+      embedder: manifest ? optionsForSpec(manifest.spec) : {},
+      onPlan: (p) => {
+        if (p.toEmbed > 0)
+          log.info(`indexing ${imagesDir}: ${p.toEmbed} of ${p.total} photos to embed (once)`);
+      },
+      onProgress,
+    });
+    if (result.skipped.length > 0)
+      log.warn(`${result.skipped.length} photos could not be read (see ${location}/skipped.json)`);
+  }
+  progress.stop();
+}
+
+export function registerServe(program: Command): void {
+  addSearchOptions(
+    program
+
+      .command('serve')
+      .description('serve the web page and the HTTP API (JSON, documented at /api/docs) over an index')
+      .option('--index <location>', `the index to search: ${LOCATION_HELP}`, defaultIndexDir)
+      .option('--store <postgres-url>', 'serve a PostgreSQL + pgvector store (same as --index <url>)')
+      .option(
+        '--catalogue <images-dir>',
+        'first build the index from this folder of photos, or bring it up to date',
+      )
+      .option('--metadata <csv>', 'with --catalogue: the product metadata CSV (e.g. styles.csv)')
+      .option('--port <n>', 'port to listen on (0: any free port)', port, 8080)
+      .option('--host <host>', 'interface to listen on (0.0.0.0: every interface)', '127.0.0.1')
+      .addOption(new Option('--device <device>', 'inference device').choices(DEVICES).default('cpu'))
+      .option(
+        '--queue <n>',
+        'uploads that may wait for the model before the server answers 503',
+        positiveInt('--queue', 10_000),
+        DEFAULT_UPLOAD_LIMITS.maxWaiting,
+      ),
+  ).action(async (flags: Flags) => {
+    const location = flags.store ?? flags.index;
+    if (flags.catalogue) await updateIndex(flags.catalogue, location, flags.metadata);
+    log.info(`loading the index at ${isPostgresUrl(location) ? redact(location) : location} and the model`);
+    const server = await startServer({
+      indexDir: location,
+      search: flags.search,
+      efSearch: flags.ef,
+      host: flags.host,
+      port: flags.port,
+      device: flags.device,
+      logger: log,
+      uploadLimits: { maxWaiting: flags.queue },
+    });
+    log.info(
+      `${server.recommender.manifest.count} products indexed; model on ${(await server.recommender.getEmbedder()).device}`,
+    );
+    process.stdout.write(`Lookalike is running: open ${server.url} (API docs: ${server.url}api/docs)\n`);
+    const signal = await shutdownSignal();
+    log.info(`${signal}: finishing requests in progress, then stopping`);
+    await server.close();
+    log.info('stopped');
+  });
+}

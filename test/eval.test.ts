@@ -1,0 +1,385 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { EvalIndex, NO_GROUP } from '../src/evaluation/eval-index.js';
+import { type Evaluation, evaluate } from '../src/evaluation/evaluate.js';
+import { BatchKnn } from '../src/evaluation/knn.js';
+import { LABELS } from '../src/evaluation/metrics.js';
+import { evaluateQueries, selectQueryPhotos } from '../src/evaluation/queries.js';
+import { renderReport } from '../src/evaluation/report.js';
+import { allocate, NO_LABEL, stratifiedSample } from '../src/evaluation/subset.js';
+import { listCatalogue, readMetadata } from '../src/index/catalogue.js';
+import { Recommender } from '../src/recommend/recommender.js';
+import { catalogueImage, catalogueImages, queryImage, queryImages, stylesCsv } from './support/datasets.js';
+import { DUPLICATE_PAIRS, type FixtureIndex, fixtureIndex } from './support/fixture-index.js';
+
+const run = promisify(execFile);
+const cli = join(import.meta.dirname, '..', 'bin', 'lookalike.js');
+
+/** Fixture products that also have a 224x224 photo in fashion-224 (ids 10000-21539). */
+function withQueryPhoto(ids: Iterable<string>): string[] {
+  return [...ids].filter((id) => existsSync(queryImage(id))).sort();
+}
+
+/** A folder of symbolic links to some photos, named by product id. */
+async function linkFolder(dir: string, photos: [id: string, path: string][]): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  await Promise.all(photos.map(([id, path]) => symlink(path, join(dir, `${id}.jpg`))));
+  return dir;
+}
+
+let fixture: FixtureIndex;
+let tmp: string;
+before(async () => {
+  fixture = await fixtureIndex();
+  tmp = await mkdtemp(join(tmpdir(), 'lookalike-eval-'));
+});
+after(() => rm(tmp, { recursive: true, force: true }));
+
+describe('leave-one-out on the fixture index', () => {
+  let ev: Evaluation;
+  before(async () => {
+    ev = await evaluate({ indexDir: fixture.dir });
+  });
+  after(() => ev.index.close());
+
+  test('every product is a query; precision@5 of every label is in [0, 1]', (t) => {
+    const loo = ev.summary.leaveOneOut;
+    assert.equal(loo.products, ev.index.count);
+    assert.ok(ev.index.count >= 240);
+    for (const label of LABELS) {
+      const { value, queries } = loo.precision[label];
+      assert.ok(value !== null && value >= 0 && value <= 1, `${label}: ${value}`);
+      assert.equal(queries, ev.index.count, `${label}: every fixture product has the label`);
+    }
+    // Far better than chance for the coarse labels (the fixture spans ~60 articleTypes).
+    assert.ok((loo.precision.gender.value as number) > 0.5);
+    assert.ok((loo.precision.subCategory.value as number) > 0.4);
+    for (const c of ev.leaveOneOut.cases) assert.equal(c.results.length, 5);
+    t.diagnostic(
+      `${loo.products} products in ${loo.seconds.toFixed(3)} s: ${LABELS.map((l) => `${l} ${loo.precision[l].value?.toFixed(3)}`).join(', ')}`,
+    );
+  });
+
+  test("a product's identical twin never counts as its neighbour, and no photo is shown twice", () => {
+    const { index } = ev;
+    for (const [a, b] of DUPLICATE_PAIRS) {
+      const rowA = index.rowById.get(a) as number;
+      const rowB = index.rowById.get(b) as number;
+      assert.equal(index.item(rowA).hash, index.item(rowB).hash, `${a} and ${b} are byte-identical`);
+      for (const [row, twin] of [
+        [rowA, rowB],
+        [rowB, rowA],
+      ] as const) {
+        const results = ev.leaveOneOut.cases[row]?.results ?? [];
+        const rows = results.map((n) => n.row);
+        assert.ok(!rows.includes(row) && !rows.includes(twin), `${index.item(row).id}: ${rows}`);
+        assert.ok(
+          results.every((n) => n.score < 0.9999),
+          'nothing identical to the query',
+        );
+      }
+    }
+    for (const c of ev.leaveOneOut.cases) {
+      const hashes = c.results.map((n) => index.item(n.row).hash);
+      assert.equal(new Set(hashes).size, hashes.length);
+      assert.ok(!hashes.includes(index.item(c.row).hash));
+    }
+  });
+
+  test('the batched leave-one-out gives exactly what Recommender.similar gives, for every product', async () => {
+    const recommender = await Recommender.open(fixture.dir);
+    const { index } = ev;
+    for (const c of ev.leaveOneOut.cases) {
+      const id = index.item(c.row).id;
+      const expected = (await recommender.similar(id, { k: 5 })).results;
+      // Identical photos are one result: compare photos (hashes), whichever of their ids is shown.
+      assert.deepEqual(
+        c.results.map((n) => index.item(n.row).hash),
+        expected.map((r) => index.item(index.rowById.get(r.id) as number).hash),
+        id,
+      );
+      c.results.forEach((n, i) => {
+        assert.ok(Math.abs(n.score - (expected[i]?.score as number)) < 1e-4);
+      });
+    }
+    await recommender.close();
+  });
+
+  test('the onnxruntime and usearch batch searches find the same neighbours', async () => {
+    const { index } = ev;
+    const queries = index.vectors.slice(0, 40 * index.dim);
+    const onnx = await index.knn.search(queries, 12);
+    const usearch = await BatchKnn.create(index.vectors, index.dim, { backend: 'usearch' });
+    const other = await usearch.search(queries, 12);
+    for (let q = 0; q < 40; q++) {
+      const a = index.collapse(onnx, q, 5, NO_GROUP).neighbours.map((n) => index.groupOf[n.row]);
+      const b = index.collapse(other, q, 5, NO_GROUP).neighbours.map((n) => index.groupOf[n.row]);
+      assert.deepEqual(a, b);
+    }
+    await usearch.close();
+  });
+
+  test('a query whose batched neighbours run short is completed by Recommender.nearest', async () => {
+    const { index } = ev;
+    const [a] = DUPLICATE_PAIRS[0] as [string, string];
+    const row = index.rowById.get(a) as number;
+    const group = index.groupOf[row] as number;
+    const short = await index.knn.search(index.vector(row), 3);
+    const { neighbours, complete } = index.collapse(short, 0, 5, group);
+    assert.equal(complete, false);
+    assert.ok(neighbours.length < 5);
+    const full = await index.nearest(index.vector(row), 5, group);
+    assert.deepEqual(
+      full.map((n) => n.row),
+      ev.leaveOneOut.cases[row]?.results.map((n) => n.row),
+    );
+  });
+
+  test('the HTML report inlines the photos, shows the metrics and escapes text', async () => {
+    const html = await renderReport(ev, { samples: 4, title: '<b>&"x"' });
+    assert.match(html, /^<!doctype html>/);
+    assert.ok(html.includes('<img src="data:image/jpeg;base64,'));
+    assert.ok(!/<img src="(?!data:)/.test(html), 'every photo is inlined');
+    assert.ok(html.includes('&lt;b&gt;&amp;&quot;x&quot;'));
+    assert.ok(!html.includes('<b>&"x"'));
+    for (const label of LABELS) {
+      assert.ok(html.includes(`${label} P@5 (leave-one-out)`));
+      assert.ok(html.includes((ev.summary.leaveOneOut.precision[label].value as number).toFixed(3)));
+    }
+    assert.ok(html.includes('pooling=max resize=stretch channels=bgr'));
+    assert.ok(html.includes(ev.summary.date));
+  });
+});
+
+describe('query photos: the same products at 224x224', () => {
+  test('recall@5 is high: the product itself is found at the other resolution', async (t) => {
+    const index = await EvalIndex.open(fixture.dir);
+    try {
+      const selection = await selectQueryPhotos(queryImages, index, 8, 1);
+      assert.equal(selection.photos.length, 8);
+      assert.equal(selection.inIndex, withQueryPhoto(fixture.ids).length);
+      assert.ok(selection.photos.every((p) => fixture.ids.has(p.id)));
+      // Deterministic choice.
+      assert.deepEqual((await selectQueryPhotos(queryImages, index, 8, 1)).photos, selection.photos);
+      const q = await evaluateQueries(index, selection);
+      assert.equal(q.used, 8);
+      assert.ok((q.recallAt5 as number) >= 0.85, `recall@5 ${q.recallAt5}`);
+      assert.ok((q.recallAt1 as number) >= 0.6, `recall@1 ${q.recallAt1}`);
+      assert.ok((q.recallAt1 as number) <= (q.recallAt5 as number));
+      const p = q.articleTypePrecision.value as number;
+      assert.ok(p >= 0 && p <= 1);
+      for (const c of q.cases) {
+        assert.ok(c.rank >= 1);
+        const own = index.groupOf[c.row];
+        assert.equal(
+          c.rank <= 5,
+          c.results.some((n) => index.groupOf[n.row] === own),
+        );
+        assert.ok(c.others.every((n) => index.groupOf[n.row] !== own));
+        assert.equal(c.others.length, 5);
+      }
+      t.diagnostic(
+        `recall@1 ${q.recallAt1}, recall@5 ${q.recallAt5}, articleType P@5 of the others ${p.toFixed(3)}`,
+      );
+    } finally {
+      await index.close();
+    }
+  });
+});
+
+describe('stratified subset of the real catalogue', () => {
+  test('allocation: proportional, at least one per stratum, never short', () => {
+    const sizes = new Map([
+      ['a', 700],
+      ['b', 290],
+      ['c', 9],
+      ['d', 1],
+    ]);
+    const out = allocate(sizes, 100);
+    assert.deepEqual(Object.fromEntries(out), { a: 70, b: 29, c: 1, d: 1 });
+    assert.deepEqual(Object.fromEntries(allocate(sizes, 5000)), Object.fromEntries(sizes));
+  });
+
+  test('deterministic, proportional, every articleType present, at least the size asked for', async () => {
+    // As catalogueSubset (run by the sweep test below) samples the folder: products with a photo.
+    const [files, metadata] = await Promise.all([listCatalogue(catalogueImages), readMetadata(stylesCsv)]);
+    const items = files.map((f) => ({ id: f.id, stratum: metadata.get(f.id)?.articleType }));
+    const sample = stratifiedSample(items, 1000, 1);
+    assert.deepEqual(
+      stratifiedSample(items.slice().reverse(), 1000, 1).ids,
+      sample.ids,
+      'same seed, same ids',
+    );
+    assert.notDeepEqual(stratifiedSample(items, 1000, 2).ids, sample.ids);
+    assert.ok(sample.ids.length >= 1000 && sample.ids.length < 1000 + sample.strata.length);
+    assert.equal(new Set(sample.ids).size, sample.ids.length);
+
+    const typeOf = (id: string) => metadata.get(id)?.articleType || NO_LABEL;
+    const withPhotos = new Map<string, number>();
+    for (const f of files) withPhotos.set(typeOf(f.id), (withPhotos.get(typeOf(f.id)) ?? 0) + 1);
+    const chosen = new Map<string, number>();
+    const photoIds = new Set(files.map((f) => f.id));
+    for (const id of sample.ids) {
+      assert.ok(photoIds.has(id), `${id} has a photo`);
+      chosen.set(typeOf(id), (chosen.get(typeOf(id)) ?? 0) + 1);
+    }
+    assert.deepEqual(
+      [...chosen.keys()].sort(),
+      [...withPhotos.keys()].sort(),
+      'every articleType is present',
+    );
+    for (const [type, available] of withPhotos) {
+      const exact = (available * 1000) / files.length;
+      const got = chosen.get(type) as number;
+      assert.ok(
+        got >= 1 && got >= Math.floor(exact) && got <= Math.max(1, Math.ceil(exact)),
+        `${type}: ${got} for ${exact}`,
+      );
+    }
+    assert.ok((chosen.get('Tshirts') as number) >= 155, 'the largest type keeps its share');
+  });
+});
+
+describe('lookalike eval (CLI)', () => {
+  test('--queries --json: metrics as JSON, and the HTML report with inlined photos', async () => {
+    const ids = withQueryPhoto(fixture.ids).slice(0, 6);
+    const queries = await linkFolder(
+      join(tmp, 'queries'),
+      ids.map((id) => [id, queryImage(id)]),
+    );
+    const report = join(tmp, 'report.html');
+    const { stdout } = await run('node', [
+      cli,
+      'eval',
+      '--index',
+      fixture.dir,
+      '--queries',
+      queries,
+      '--report',
+      report,
+      '--samples',
+      '4',
+      '--json',
+    ]);
+    const json = JSON.parse(stdout);
+    assert.equal(json.products, fixture.ids.size);
+    assert.equal(json.queries.used, 6);
+    assert.ok(json.queries.recallAt5 >= 0.8, `recall@5 ${json.queries.recallAt5}`);
+    for (const label of LABELS) {
+      const v = json.leaveOneOut.precision[label].value;
+      assert.ok(v >= 0 && v <= 1);
+    }
+    assert.equal(json.report, report);
+    const html = await readFile(report, 'utf8');
+    assert.ok(html.includes('<img src="data:image/jpeg;base64,'));
+    assert.ok(html.includes(json.leaveOneOut.precision.articleType.value.toFixed(3)));
+    assert.ok(html.includes(json.queries.recallAt5.toFixed(3)));
+    assert.ok(html.includes('Query photos: worst cases'));
+  });
+
+  test('prints the metrics table, and writes the report beside the index by default', async () => {
+    const { stdout } = await run('node', [cli, 'eval', '--index', fixture.dir]);
+    assert.match(stdout, /articleType P@5 \(leave-one-out\)\s+0\.\d{3}\s+\d+/);
+    assert.match(stdout, /Leave-one-out: \d+ queries, k=5, in [\d.]+ s/);
+    const report = join(fixture.dir, 'eval-report.html');
+    assert.ok(stdout.includes(`Report: ${report}`));
+    assert.ok(existsSync(report));
+  });
+
+  test('errors: no index, an empty query folder, no query photo of an indexed product', async () => {
+    const missing = await run('node', [cli, 'eval', '--index', join(tmp, 'nowhere')]).catch((e) => e);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /no index at .*nowhere/);
+
+    const empty = join(tmp, 'empty');
+    await mkdir(empty);
+    const none = await run('node', [cli, 'eval', '--index', fixture.dir, '--queries', empty]).catch((e) => e);
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /no photos in the query folder/);
+
+    const unrelated = readdirSync(queryImages)
+      .map((f) => f.slice(0, -4))
+      .filter((id) => !fixture.ids.has(id))
+      .slice(0, 3);
+    const strangers = await linkFolder(
+      join(tmp, 'strangers'),
+      unrelated.map((id) => [id, queryImage(id)]),
+    );
+    const foreign = await run('node', [cli, 'eval', '--index', fixture.dir, '--queries', strangers]).catch(
+      (e) => e,
+    );
+    assert.equal(foreign.code, 1);
+    assert.match(foreign.stderr, /none of the 3 photos .* is named after a product of the index/);
+
+    const misuse = await run('node', [cli, 'eval', '--index', fixture.dir, '--subset', '10']).catch((e) => e);
+    assert.equal(misuse.code, 1);
+    assert.match(misuse.stderr, /--subset: only with --sweep/);
+  });
+
+  test('--sweep: a tiny sweep prints the table, writes results and reports, and a rerun reuses it all', async () => {
+    // The fixture's photos as the catalogue: the stretch-max index reuses the fixture's vectors.
+    const images = await linkFolder(
+      join(tmp, 'catalogue'),
+      [...fixture.ids].map((id) => [id, catalogueImage(id)]),
+    );
+    const work = join(tmp, 'sweep');
+    const args = [
+      cli,
+      'eval',
+      '--sweep',
+      '--images',
+      images,
+      '--metadata',
+      stylesCsv,
+      '--subset',
+      '60',
+      '--configs',
+      'stretch-max,pad-avg',
+      '--queries',
+      queryImages,
+      '--max-queries',
+      '10',
+      '--work',
+      work,
+      '--index',
+      fixture.dir,
+    ];
+    const first = await run('node', args);
+    const lines = first.stdout.split('\n');
+    assert.ok(
+      lines.includes(
+        '| config | articleType P@5 | subCategory P@5 | baseColour P@5 | gender P@5 | recall@1 | recall@5 | articleType P@5 (queries) |',
+      ),
+      first.stdout,
+    );
+    const rows = lines.filter((l) => /^\| (stretch-max|pad-avg) \|/.test(l));
+    assert.equal(rows.length, 2);
+    for (const row of rows) assert.equal(row.split('|').length, 10);
+    assert.ok(first.stdout.includes('**'), 'the best values are in bold');
+    assert.match(first.stdout, /Best: (stretch-max|pad-avg) \(by leave-one-out articleType P@5/);
+    assert.match(first.stderr, /config 1\/2: stretch-max/);
+    assert.match(first.stderr, /\d+ photos, 0 to embed/, 'stretch-max reuses the fixture vectors');
+
+    const results = JSON.parse(await readFile(join(work, 'results.json'), 'utf8'));
+    assert.deepEqual(
+      results.configs.map((c: { config: { name: string } }) => c.config.name),
+      ['stretch-max', 'pad-avg'],
+    );
+    assert.ok(results.subset.size >= 60);
+    assert.ok(results.best);
+    for (const c of results.configs) {
+      assert.ok(c.summary.queries.used > 0 && c.summary.queries.used <= 10);
+      assert.ok(existsSync(join(work, c.config.name, 'eval-report.html')));
+    }
+
+    const second = await run('node', args);
+    assert.equal(second.stdout, first.stdout);
+    assert.equal(second.stderr.match(/evaluated earlier \(kept\)/g)?.length, 2);
+  });
+});

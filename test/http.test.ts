@@ -1,0 +1,558 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../src/interfaces/http/app.js';
+import {
+  type ApiErrorBody,
+  type ApiFacets,
+  type ApiHealth,
+  type ApiProduct,
+  type ApiResults,
+  FILTER_COLUMNS,
+  MAX_UPLOAD_BYTES,
+} from '../src/interfaces/http/contract.js';
+import { startServer } from '../src/interfaces/http/server.js';
+import { UploadLimiter } from '../src/interfaces/http/upload-limiter.js';
+import { Recommender } from '../src/recommend/recommender.js';
+import { catalogueImage, queryImage } from './support/datasets.js';
+import { DUPLICATE_PAIRS, type FixtureIndex, fixtureIndex } from './support/fixture-index.js';
+
+/** A 224x224 photo of a catalogue product: different bytes from the catalogue's, so it is embedded. */
+const QUERY_PHOTO = queryImage(10410);
+
+interface Upload {
+  /** The photo's bytes, or a path to read them from. */
+  photo: Buffer | string;
+  filename?: string;
+  field?: string;
+  fields?: [string, string][];
+  query?: string;
+}
+
+let fixture: FixtureIndex;
+let recommender: Recommender;
+let app: FastifyInstance;
+let base: string;
+
+async function upload({ photo, filename = 'photo.jpg', field = 'image', fields = [], query = '' }: Upload) {
+  const bytes = typeof photo === 'string' ? await readFile(photo) : photo;
+  const form = new FormData();
+  for (const [name, value] of fields) form.append(name, value);
+  form.append(field, new Blob([new Uint8Array(bytes)], { type: 'image/jpeg' }), filename);
+  return fetch(`${base}/api/recommend${query}`, { method: 'POST', body: form });
+}
+
+async function json<T>(response: Response): Promise<T> {
+  assert.match(response.headers.get('content-type') ?? '', /^application\/json/);
+  return (await response.json()) as T;
+}
+
+/** Asserts a JSON error answer with this status and code, and nothing else in the body. */
+async function assertError(response: Response, status: number, code: string): Promise<string> {
+  const body = await json<ApiErrorBody>(response);
+  assert.equal(response.status, status, JSON.stringify(body));
+  assert.deepEqual(Object.keys(body), ['error']);
+  assert.deepEqual(Object.keys(body.error).sort(), ['code', 'message']);
+  assert.equal(body.error.code, code, body.error.message);
+  assert.ok(body.error.message.length > 0);
+  assert.doesNotMatch(body.error.message, /\n\s+at /, 'no stack trace');
+  return body.error.message;
+}
+
+function assertSortedResults(body: ApiResults, k: number): void {
+  assert.equal(body.results.length, k);
+  for (let i = 1; i < body.results.length; i++) {
+    assert.ok(
+      (body.results[i - 1]?.score ?? 0) >= (body.results[i]?.score ?? 0),
+      'results are sorted by score, best first',
+    );
+  }
+}
+
+before(async () => {
+  fixture = await fixtureIndex();
+  recommender = await Recommender.open(fixture.dir, { eager: true });
+  app = await buildApp({ recommender });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const address = app.server.address();
+  assert.ok(address && typeof address === 'object');
+  base = `http://127.0.0.1:${address.port}`;
+});
+
+after(async () => {
+  await app?.close();
+  await recommender?.close();
+});
+
+describe('POST /api/recommend', () => {
+  test('a real photo gives 5 products, best first, with every field and a fetchable image', async () => {
+    const response = await upload({ photo: QUERY_PHOTO, filename: '10410.jpg' });
+    const body = await json<ApiResults>(response);
+    assert.equal(response.status, 200, JSON.stringify(body));
+    assert.deepEqual(body.query, { excluded: [] });
+    assertSortedResults(body, 5);
+    for (const r of body.results) {
+      for (const field of [
+        'id',
+        'name',
+        'gender',
+        'masterCategory',
+        'subCategory',
+        'articleType',
+        'baseColour',
+        'imageUrl',
+      ] as const) {
+        assert.equal(typeof r[field], 'string', `${field} of ${r.id}`);
+      }
+      assert.ok(fixture.ids.has(r.id));
+      assert.ok(r.score > 0 && r.score <= 1);
+      assert.ok(Array.isArray(r.alsoListedAs));
+      assert.equal(r.imageUrl, `/images/${r.id}`);
+      assert.equal(Object.hasOwn(r, 'imagePath'), false, 'no server path in the answer');
+    }
+    // The product itself (a different photo of it) is the best match.
+    assert.equal(body.results[0]?.id, '10410');
+
+    const image = await fetch(`${base}${body.results[0]?.imageUrl}`);
+    assert.equal(image.status, 200);
+    assert.equal(image.headers.get('content-type'), 'image/jpeg');
+    const bytes = Buffer.from(await image.arrayBuffer());
+    assert.deepEqual(bytes, await readFile(catalogueImage('10410')));
+  });
+
+  test('k and filters, as query parameters or form fields; all results match the filters', async () => {
+    const byQuery = await json<ApiResults>(
+      await upload({ photo: QUERY_PHOTO, query: '?k=3&gender=Women&masterCategory=footwear' }),
+    );
+    assertSortedResults(byQuery, 3);
+    for (const r of byQuery.results) {
+      assert.equal(r.gender, 'Women');
+      assert.equal(r.masterCategory, 'Footwear');
+    }
+
+    const byForm = await upload({
+      photo: QUERY_PHOTO,
+      fields: [
+        ['k', '8'],
+        ['baseColour', 'Black'],
+        ['baseColour', 'white'],
+        ['gender', ''], // "any": ignored
+      ],
+    });
+    const body = await json<ApiResults>(byForm);
+    assert.equal(byForm.status, 200, JSON.stringify(body));
+    assertSortedResults(body, 8);
+    for (const r of body.results)
+      assert.ok(r.baseColour === 'Black' || r.baseColour === 'White', r.baseColour);
+
+    const many = await json<ApiResults>(await upload({ photo: QUERY_PHOTO, query: '?k=50' }));
+    assertSortedResults(many, 50);
+  });
+
+  test('a filter value the catalogue lacks matches nothing: 200 with no results', async () => {
+    const response = await upload({ photo: QUERY_PHOTO, query: '?articleType=Spacesuits' });
+    assert.equal(response.status, 200);
+    assert.deepEqual((await json<ApiResults>(response)).results, []);
+  });
+
+  test('bad k, unknown parameters and unknown form fields are 400 with the reason', async () => {
+    await assertError(await upload({ photo: QUERY_PHOTO, query: '?k=0' }), 400, 'bad-request');
+    await assertError(await upload({ photo: QUERY_PHOTO, query: '?k=51' }), 400, 'bad-request');
+    const unknown = await assertError(
+      await upload({ photo: QUERY_PHOTO, query: '?colour=Red' }),
+      400,
+      'bad-request',
+    );
+    assert.match(unknown, /"colour"/);
+    const badK = await assertError(
+      await upload({ photo: QUERY_PHOTO, fields: [['k', 'five']] }),
+      400,
+      'bad-field',
+    );
+    assert.match(badK, /k must be an integer from 1 to 50/);
+    await assertError(await upload({ photo: QUERY_PHOTO, fields: [['season', 'Summer']] }), 400, 'bad-field');
+  });
+
+  test('a catalogue photo is recognised, and it and its duplicate listings are left out', async () => {
+    const [id, twin] = DUPLICATE_PAIRS[0] as [string, string];
+    const body = await json<ApiResults>(await upload({ photo: catalogueImage(id), filename: `${id}.jpg` }));
+    assert.equal(body.query.recognisedAs, id);
+    assert.deepEqual([...body.query.excluded].sort(), [id, twin].sort());
+    assertSortedResults(body, 5);
+    const ids = body.results.map((r) => r.id);
+    assert.ok(!ids.includes(id) && !ids.includes(twin), ids.join(','));
+  });
+
+  test('a file that is not an image is 415, whatever its name says', async () => {
+    const text = Buffer.from('These are my shopping notes, not a photo.\n');
+    const message = await assertError(
+      await upload({ photo: text, filename: 'photo.jpg' }),
+      415,
+      'not-an-image',
+    );
+    assert.match(message, /not an image/);
+    const pdf = Buffer.from('%PDF-1.7\n%âãÏÓ\n1 0 obj\n<<>>\nendobj\n');
+    const unsupported = await assertError(
+      await upload({ photo: pdf, filename: 'scan.png' }),
+      415,
+      'unsupported-format',
+    );
+    assert.match(unsupported, /PDF/);
+  });
+
+  test('a truncated JPEG is 422', async () => {
+    const whole = await readFile(QUERY_PHOTO);
+    const message = await assertError(
+      await upload({ photo: whole.subarray(0, Math.floor(whole.length / 2)) }),
+      422,
+      'truncated',
+    );
+    assert.match(message, /JPEG/);
+  });
+
+  test('an empty file is 400', async () => {
+    await assertError(await upload({ photo: Buffer.alloc(0) }), 400, 'empty');
+  });
+
+  test('a photo over 20 MiB is 413', async () => {
+    const big = Buffer.alloc(MAX_UPLOAD_BYTES + 1, 0xff);
+    const message = await assertError(await upload({ photo: big, filename: 'huge.jpg' }), 413, 'too-large');
+    assert.match(message, /20 MiB/);
+  });
+
+  test('no photo, a photo in another field, or no multipart body: 400 / 415', async () => {
+    const fieldsOnly = new FormData();
+    fieldsOnly.append('k', '3');
+    await assertError(
+      await fetch(`${base}/api/recommend`, { method: 'POST', body: fieldsOnly }),
+      400,
+      'missing-image',
+    );
+    await assertError(
+      await fetch(`${base}/api/recommend`, { method: 'POST', body: new FormData() }),
+      400,
+      'missing-image',
+    );
+    await assertError(await upload({ photo: QUERY_PHOTO, field: 'photo' }), 400, 'bad-field');
+    await assertError(
+      await fetch(`${base}/api/recommend`, {
+        method: 'POST',
+        headers: { 'content-type': 'image/jpeg' },
+        body: new Uint8Array(await readFile(QUERY_PHOTO)),
+      }),
+      415,
+      'not-multipart',
+    );
+    await assertError(
+      await fetch(`${base}/api/recommend`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{}',
+      }),
+      415,
+      'not-multipart',
+    );
+  });
+});
+
+describe('uploads beyond the waiting limit', () => {
+  test('are answered 503 with Retry-After, and the server recovers', async () => {
+    const busyApp = await buildApp({ recommender, uploadLimits: { concurrency: 1, maxWaiting: 1 } });
+    await busyApp.listen({ host: '127.0.0.1', port: 0 });
+    const { port } = busyApp.server.address() as { port: number };
+    const url = `http://127.0.0.1:${port}/api/recommend`;
+    const photo = await readFile(QUERY_PHOTO);
+    const boundary = 'lookalike-test-boundary';
+    const head = Buffer.from(
+      `--${boundary}\r\nContent-Disposition: form-data; name="image"; filename="slow.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`,
+    );
+    const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
+    // Two uploads that send only part of their body: one holds the turn, one waits.
+    const slow = [0, 1].map(() => {
+      const req = httpRequest(url, {
+        method: 'POST',
+        headers: {
+          'content-type': `multipart/form-data; boundary=${boundary}`,
+          'content-length': head.length + photo.length + tail.length,
+        },
+      });
+      const answer = new Promise<number>((resolve, reject) => {
+        req.on('response', (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        });
+        req.on('error', reject);
+      });
+      req.write(head);
+      req.write(photo.subarray(0, 1000));
+      return { req, answer };
+    });
+    try {
+      // Wait until the server has taken both.
+      for (let i = 0; i < 100; i++) {
+        const health = await json<ApiHealth>(await fetch(`http://127.0.0.1:${port}/api/health`));
+        if (health.uploads.active === 1 && health.uploads.waiting === 1) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const form = new FormData();
+      form.append('image', new Blob([new Uint8Array(photo)]), 'third.jpg');
+      const refused = await fetch(url, { method: 'POST', body: form });
+      assert.equal(refused.headers.get('retry-after'), '2');
+      await assertError(refused, 503, 'busy');
+    } finally {
+      for (const { req } of slow) req.end(Buffer.concat([photo.subarray(1000), tail]));
+    }
+    for (const { answer } of slow) assert.equal(await answer, 200);
+    const form = new FormData();
+    form.append('image', new Blob([new Uint8Array(photo)]), 'fourth.jpg');
+    assert.equal((await fetch(url, { method: 'POST', body: form })).status, 200);
+    await busyApp.close();
+  });
+});
+
+describe('GET /api/products/:id and /similar', () => {
+  test('a product of the index', async () => {
+    const response = await fetch(`${base}/api/products/11165`);
+    const product = await json<ApiProduct>(response);
+    assert.equal(response.status, 200);
+    assert.equal(product.id, '11165');
+    assert.equal(product.articleType, 'Shirts');
+    assert.equal(product.imageUrl, '/images/11165');
+    assert.deepEqual(product.alsoListedAs, ['11166']);
+  });
+
+  test('unknown products are 404', async () => {
+    await assertError(await fetch(`${base}/api/products/99999999`), 404, 'unknown-product');
+    await assertError(await fetch(`${base}/api/products/99999999/similar`), 404, 'unknown-product');
+  });
+
+  test('more like this: k and filters apply; the product and its duplicate listings are left out', async () => {
+    const body = await json<ApiResults>(await fetch(`${base}/api/products/11165/similar`));
+    assert.equal(body.query.recognisedAs, '11165');
+    assert.deepEqual([...body.query.excluded].sort(), ['11165', '11166']);
+    assertSortedResults(body, 5);
+    assert.ok(body.results.every((r) => r.id !== '11165' && r.id !== '11166'));
+
+    const filtered = await json<ApiResults>(
+      await fetch(`${base}/api/products/11165/similar?k=4&articleType=Tshirts&gender=Men`),
+    );
+    assertSortedResults(filtered, 4);
+    for (const r of filtered.results) assert.deepEqual([r.articleType, r.gender], ['Tshirts', 'Men']);
+
+    await assertError(await fetch(`${base}/api/products/11165/similar?k=100`), 400, 'bad-request');
+  });
+});
+
+describe('GET /api/health and /api/facets', () => {
+  test('health names the index size, the embedding spec and the device', async () => {
+    const response = await fetch(`${base}/api/health`);
+    const health = await json<ApiHealth>(response);
+    assert.equal(response.status, 200);
+    assert.equal(health.status, 'ok');
+    assert.equal(health.index.count, fixture.ids.size);
+    assert.equal(health.spec.dim, 2048);
+    assert.equal(health.spec.pooling, recommender.manifest.spec.pooling);
+    assert.equal(health.model.device, 'cpu');
+    assert.equal(health.uploads.active, 0);
+  });
+
+  test('facets: distinct values of each filter column with counts, as the catalogue spells them', async () => {
+    const facets = await json<ApiFacets>(await fetch(`${base}/api/facets`));
+    assert.deepEqual(Object.keys(facets).sort(), [...FILTER_COLUMNS].sort());
+    const genders = facets.gender.map((f) => f.value);
+    assert.ok(genders.includes('Men') && genders.includes('Women'), genders.join(','));
+    const total = facets.masterCategory.reduce((sum, f) => sum + f.count, 0);
+    assert.equal(total, fixture.ids.size);
+    for (const column of FILTER_COLUMNS) {
+      const counts = facets[column].map((f) => f.count);
+      assert.deepEqual(
+        counts,
+        [...counts].sort((a, b) => b - a),
+        `${column}: most frequent first`,
+      );
+    }
+    assert.ok(facets.articleType.some((f) => f.value === 'Tshirts'));
+  });
+});
+
+describe('OpenAPI document', () => {
+  test('describes every route, with the multipart upload and the error schema', async () => {
+    const response = await fetch(`${base}/api/openapi.json`);
+    assert.equal(response.status, 200);
+    const doc = (await response.json()) as {
+      openapi: string;
+      paths: Record<string, Record<string, { requestBody?: { content: Record<string, unknown> } }>>;
+      components: { schemas: Record<string, unknown> };
+    };
+    assert.match(doc.openapi, /^3\./);
+    for (const path of [
+      '/api/recommend',
+      '/api/products/{id}',
+      '/api/products/{id}/similar',
+      '/api/health',
+      '/api/facets',
+      '/images/{id}',
+    ]) {
+      assert.ok(doc.paths[path], `${path} is documented`);
+    }
+    assert.ok(doc.paths['/api/recommend']?.post?.requestBody?.content['multipart/form-data']);
+    for (const name of ['Product', 'Recommendation', 'Results', 'Error', 'Facets', 'Health']) {
+      assert.ok(doc.components.schemas[name], `${name} schema`);
+    }
+    const ui = await fetch(`${base}/api/docs`);
+    assert.equal(ui.status, 200);
+    assert.match(await ui.text(), /swagger/i);
+  });
+});
+
+describe('GET /images/:id', () => {
+  test('an indexed product: its photo, with caching headers and a 304 on revalidation', async () => {
+    const response = await fetch(`${base}/images/10000`);
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get('content-type'), 'image/jpeg');
+    assert.match(response.headers.get('cache-control') ?? '', /max-age=\d+/);
+    assert.equal(response.headers.get('x-content-type-options'), 'nosniff');
+    const etag = response.headers.get('etag');
+    assert.ok(etag);
+    assert.deepEqual(Buffer.from(await response.arrayBuffer()), await readFile(catalogueImage('10000')));
+    const again = await fetch(`${base}/images/10000`, { headers: { 'if-none-match': etag } });
+    assert.equal(again.status, 304);
+  });
+
+  test('unknown ids and path tricks are 404, never a file outside the index', async () => {
+    await assertError(await fetch(`${base}/images/99999999`), 404, 'unknown-product');
+    await assertError(await fetch(`${base}/images/..%2F..%2F..%2Fetc%2Fpasswd`), 404, 'unknown-product');
+    await assertError(await fetch(`${base}/images/%2Fetc%2Fpasswd`), 404, 'unknown-product');
+    // A catalogue photo that is not in this index.
+    assert.equal(fixture.ids.has('10001'), false);
+    await assertError(await fetch(`${base}/images/10001`), 404, 'unknown-product');
+    // The raw path, as a client that does not normalise it would send it.
+    const raw = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      httpRequest(`${base}/images/../../etc/passwd`, { path: '/images/../../etc/passwd' }, (res) => {
+        let body = '';
+        res.on('data', (chunk) => {
+          body += chunk;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      })
+        .on('error', reject)
+        .end();
+    });
+    assert.equal(raw.status, 404);
+    assert.doesNotMatch(raw.body, /root:/);
+  });
+
+  test('unknown API routes are a JSON 404', async () => {
+    await assertError(await fetch(`${base}/api/nothing-here`), 404, 'not-found');
+  });
+});
+
+describe('upload limiter', () => {
+  test('runs a few at once, queues some, refuses the rest with 503, and reports when idle', async () => {
+    const limiter = new UploadLimiter({ concurrency: 2, maxWaiting: 1, retryAfterSeconds: 3 });
+    const first = await limiter.acquire();
+    const second = await limiter.acquire();
+
+    // A waiter that gives up leaves the queue.
+    const gone = new AbortController();
+    const leaving = limiter.acquire(gone.signal);
+    assert.equal(limiter.waiting, 1);
+    gone.abort(new Error('client went away'));
+    await assert.rejects(leaving, /client went away/);
+    assert.equal(limiter.waiting, 0);
+
+    let thirdStarted = false;
+    const third = limiter.acquire().then((release) => {
+      thirdStarted = true;
+      return release;
+    });
+    await assert.rejects(limiter.acquire(), (err: unknown) => {
+      const e = err as { statusCode?: number; code?: string; headers?: Record<string, string> };
+      return e.statusCode === 503 && e.code === 'busy' && e.headers?.['retry-after'] === '3';
+    });
+    assert.deepEqual([limiter.active, limiter.waiting, thirdStarted], [2, 1, false]);
+    let idle = false;
+    const settled = limiter.idle().then(() => {
+      idle = true;
+    });
+    first();
+    first(); // twice is harmless
+    const releaseThird = await third;
+    assert.deepEqual([limiter.active, limiter.waiting, thirdStarted], [2, 0, true]);
+    second();
+    releaseThird();
+    await settled;
+    assert.deepEqual([limiter.active, limiter.waiting, idle], [0, 0, true]);
+  });
+});
+
+describe('lookalike serve', () => {
+  test('prints the URL, serves, and stops cleanly on SIGTERM', async () => {
+    const main = join(import.meta.dirname, '..', 'src', 'interfaces', 'cli', 'main.ts');
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        '--input-type=module',
+        '-e',
+        `const { main } = await import(${JSON.stringify(main)}); await main(process.argv.slice(0, 1).concat(['lookalike', ...process.argv.slice(1)]));`,
+        'serve',
+        '--index',
+        fixture.dir,
+        '--port',
+        '0',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOOKALIKE_LOG_FORMAT: 'json' } },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    for (let i = 0; i < 600 && !/http:\/\/\S+\//.test(stdout) && child.exitCode === null; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const url = stdout.match(/open (http:\/\/\S+\/) /)?.[1];
+    assert.ok(url, `a URL on stdout; stdout: ${stdout}; stderr: ${stderr}`);
+    const health = await json<ApiHealth>(await fetch(`${url}api/health`));
+    assert.equal(health.index.count, fixture.ids.size);
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0, stderr);
+    assert.match(stderr, /SIGTERM: finishing requests in progress/);
+    assert.match(stderr, /"msg":"stopped"/);
+  });
+
+  test('closing waits for uploads whose clients went away before releasing the model', async () => {
+    const server = await startServer({ indexDir: fixture.dir, host: '127.0.0.1', port: 0 });
+    const photo = new Uint8Array(await readFile(QUERY_PHOTO));
+    const aborts = Array.from({ length: 4 }, () => new AbortController());
+    const requests = aborts.map((controller, i) => {
+      const form = new FormData();
+      form.append('image', new Blob([photo]), `gone-${i}.jpg`);
+      return fetch(`${server.url}api/recommend`, {
+        method: 'POST',
+        body: form,
+        signal: controller.signal,
+      }).catch(() => undefined);
+    });
+    // Wait until the server is working on them, then hang up and close at once.
+    for (let i = 0; i < 100; i++) {
+      const h = await json<ApiHealth>(await fetch(`${server.url}api/health`));
+      if (h.uploads.active + h.uploads.waiting > 0) break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    for (const controller of aborts) controller.abort();
+    await Promise.all(requests);
+    await server.close();
+    assert.equal(server.app.server.listening, false);
+  });
+});

@@ -1,0 +1,185 @@
+/**
+ * The PostgreSQL + pgvector store against a real server: set LOOKALIKE_TEST_POSTGRES to a URL of a
+ * database with the `vector` extension available (`scripts/start-postgres.sh` prints one; CI sets
+ * it). Each run works in a database of its own, dropped at the end.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { copyFile, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import { buildIndex } from '../src/index/builder.js';
+import { startServer } from '../src/interfaces/http/server.js';
+import { Recommender } from '../src/recommend/recommender.js';
+import { catalogueImage, queryImage, stylesCsv } from './support/datasets.js';
+import { DUPLICATE_PAIRS, subsetIds } from './support/fixture-index.js';
+
+const base = process.env.LOOKALIKE_TEST_POSTGRES;
+const cli = join(import.meta.dirname, '..', 'bin', 'lookalike.js');
+const skip = base ? false : 'LOOKALIKE_TEST_POSTGRES is not set (scripts/start-postgres.sh prints a URL)';
+
+function withDatabase(url: string, name: string): string {
+  const u = new URL(url);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+/** Runs `lookalike index --store` as its own process. */
+function worker(images: string, url: string): { child: ChildProcess; done: Promise<number | null> } {
+  const child = spawn(
+    'node',
+    [
+      cli,
+      'index',
+      images,
+      '--metadata',
+      stylesCsv,
+      '--store',
+      url,
+      '--checkpoint-every',
+      '6',
+      '--batch-size',
+      '6',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  child.stderr?.resume();
+  return { child, done: new Promise((resolve) => child.once('exit', (code) => resolve(code))) };
+}
+
+describe('PostgreSQL + pgvector store', { skip }, () => {
+  const dbName = `lookalike_test_${process.pid}`;
+  let url: string;
+  let images: string;
+  let filesIndex: string;
+  let admin: pg.Client;
+  let photoIds: string[];
+
+  before(async () => {
+    admin = new pg.Client({ connectionString: base });
+    await admin.connect();
+    await admin.query(`DROP DATABASE IF EXISTS ${dbName}`);
+    await admin.query(`CREATE DATABASE ${dbName}`);
+    url = withDatabase(base as string, dbName);
+    // A writable copy of 90 real photos, with byte-identical pairs among them.
+    images = await mkdtemp(join(tmpdir(), 'lookalike-pg-'));
+    photoIds = [...subsetIds(84)];
+    for (const id of photoIds) await copyFile(catalogueImage(id), join(images, `${id}.jpg`));
+    filesIndex = join(images, '.index');
+  });
+
+  after(async () => {
+    await admin?.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => undefined);
+    await admin?.end();
+    if (images) await rm(images, { recursive: true, force: true });
+  });
+
+  test('3 workers share one catalogue; one killed mid-run loses nothing; each photo indexed exactly once', async () => {
+    const workers = [worker(images, url), worker(images, url), worker(images, url)];
+    const victim = workers[0] as { child: ChildProcess; done: Promise<number | null> };
+    // Kill the first worker once it has committed at least one batch.
+    const db = new pg.Client({ connectionString: url });
+    await db.connect();
+    for (let i = 0; i < 1200; i++) {
+      const r = await db
+        .query('SELECT count(*)::int AS n FROM lookalike_products WHERE indexed_by LIKE $1', [
+          `%:${victim.child.pid}`,
+        ])
+        .catch(() => ({ rows: [{ n: 0 }] }));
+      if ((r.rows[0]?.n ?? 0) > 0) break;
+      await sleep(100);
+    }
+    victim.child.kill('SIGKILL');
+    const codes = await Promise.all(workers.map((w) => w.done));
+    assert.deepEqual(codes.slice(1), [0, 0]);
+
+    const products = await db.query('SELECT id, hash, indexed_by FROM lookalike_products ORDER BY id');
+    assert.deepEqual(products.rows.map((r) => r.id).sort(), [...photoIds].sort());
+    const jobs = await db.query('SELECT state, count(*)::int AS n FROM lookalike_jobs GROUP BY state');
+    assert.deepEqual(jobs.rows, [{ state: 'done', n: photoIds.length }]);
+    // All three took part (the killed one committed a batch before it died).
+    const by = new Set(products.rows.map((r) => String(r.indexed_by).split(':').pop()));
+    assert.ok(by.size >= 2, `workers: ${[...by].join(', ')}`);
+    // Identical photos got the very same embedding.
+    const [a, b] = DUPLICATE_PAIRS[0] as [string, string];
+    const pair = await db.query('SELECT embedding::text AS e FROM lookalike_products WHERE id = ANY($1)', [
+      [a, b],
+    ]);
+    assert.equal(pair.rows[0]?.e, pair.rows[1]?.e);
+    await db.end();
+
+    // A second run over the unchanged folder has nothing to do.
+    const again = worker(images, url);
+    assert.equal(await again.done, 0);
+  });
+
+  test('recommendations from the store match the index folder (exact), HNSW agrees closely', async (t) => {
+    await buildIndex({ imagesDir: images, outDir: filesIndex, metadataPath: stylesCsv });
+    const files = await Recommender.open(filesIndex);
+    const exact = await Recommender.open(url, { search: 'exact' });
+    const hnsw = await Recommender.open(url, { search: 'hnsw' });
+    assert.equal(exact.manifest.count, files.manifest.count);
+    let agree = 0;
+    let total = 0;
+    for (const item of files.items) {
+      const want = (await files.similar(item.id, { k: 5 })).results.map((r) => r.id);
+      const got = (await exact.similar(item.id, { k: 5 })).results.map((r) => r.id);
+      assert.deepEqual(got, want, item.id);
+      const approx = (await hnsw.similar(item.id, { k: 5 })).results.map((r) => r.id);
+      agree += approx.filter((id) => want.includes(id)).length;
+      total += want.length;
+    }
+    const recall = agree / total;
+    t.diagnostic(
+      `halfvec HNSW recall@5 against exact f32 over ${files.items.length} products: ${recall.toFixed(3)}`,
+    );
+    assert.ok(recall >= 0.9, `halfvec HNSW recall@5 against exact f32: ${recall}`);
+
+    // A photo query, excluding its own identical photo, through SQL.
+    const [a, b] = DUPLICATE_PAIRS[1] as [string, string];
+    const result = await hnsw.recommend(catalogueImage(a), { k: 5 });
+    assert.deepEqual(result.query.excluded.sort(), [a, b].sort());
+    assert.ok(!result.results.some((r) => r.id === a || r.id === b));
+    await Promise.all([files.close(), exact.close(), hnsw.close()]);
+  });
+
+  test('filters run in SQL with the vector search', async () => {
+    const store = await Recommender.open(url);
+    const photo = queryImage(12967);
+    const result = await store.recommend(photo, {
+      k: 5,
+      where: { gender: ['men'], masterCategory: ['Footwear', 'Accessories'] },
+    });
+    assert.ok(result.results.length > 0);
+    for (const r of result.results) {
+      assert.equal(r.gender, 'Men');
+      assert.ok(['Footwear', 'Accessories'].includes(r.masterCategory ?? ''));
+    }
+    await assert.rejects(
+      store.recommend(photo, { where: { colour: ['Red'] } }),
+      /unknown filter column "colour"/,
+    );
+    await store.close();
+  });
+
+  test('several servers share one database', async () => {
+    const one = await startServer({ indexDir: url, host: '127.0.0.1', port: 0 });
+    const two = await startServer({ indexDir: url, host: '127.0.0.1', port: 0 });
+    try {
+      const id = photoIds[10] as string;
+      const [x, y] = await Promise.all(
+        [one, two].map(async (s) => (await fetch(`${s.url}api/products/${id}/similar?k=5`)).json()),
+      );
+      assert.equal(x.results.length, 5);
+      assert.deepEqual(x, y);
+      const health = await (await fetch(`${one.url}api/health`)).json();
+      assert.equal(health.index.store, 'postgres');
+      assert.equal(health.index.count, photoIds.length);
+    } finally {
+      await Promise.all([one.close(), two.close()]);
+    }
+  });
+});
