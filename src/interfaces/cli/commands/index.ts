@@ -1,9 +1,10 @@
 /** `lookalike index <images-dir>`: build or update an index of a catalogue folder. */
 import { join } from 'node:path';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { defaultIndexDir } from '../../../config.js';
 import { optionsForSpec } from '../../../embeddings/embedder.js';
 import { buildIndex } from '../../../index/builder.js';
+import { buildHnsw, HNSW_DTYPES, type HnswDtype, openHnsw } from '../../../index/hnsw.js';
 import { isPostgresUrl, redact } from '../../../index/postgres/connection.js';
 import { buildPgIndex } from '../../../index/postgres/indexer.js';
 import { readManifest } from '../../../index/store.js';
@@ -21,6 +22,7 @@ import { progressBar } from '../progress.js';
 
 interface Flags extends EmbeddingFlags {
   store?: string;
+  hnsw?: HnswDtype;
   metadata?: string;
   out: string;
   rebuild?: boolean;
@@ -80,6 +82,12 @@ export function registerIndex(program: Command): void {
         'index into a PostgreSQL + pgvector store (same as --out <url>); run the command on several machines to share the work',
       )
       .option('--rebuild', 'ignore the existing index and embed everything again')
+      .addOption(
+        new Option(
+          '--hnsw <dtype>',
+          'also build (or refresh) the HNSW graph for approximate search, stored as f16 or i8',
+        ).choices(HNSW_DTYPES),
+      )
       .option(
         '--checkpoint-every <n>',
         'photos embedded between checkpoints (with PostgreSQL: photos claimed per transaction, default 32)',
@@ -124,6 +132,16 @@ export function registerIndex(program: Command): void {
         `${result.embedded} embedded, ${result.reused} reused, ${result.removed} removed, ` +
         `${result.skipped.length} skipped, in ${result.seconds.toFixed(1)} s\n`,
     );
+    if (flags.hnsw) {
+      const fresh = await openHnsw(flags.out, { dtype: flags.hnsw }).then(
+        () => true,
+        () => false,
+      );
+      if (!fresh) {
+        const graph = await buildHnsw(flags.out, { dtype: flags.hnsw });
+        process.stdout.write(`Built the ${graph.dtype} HNSW graph in ${graph.buildSeconds.toFixed(1)} s\n`);
+      }
+    }
     if (result.skipped.length > 0) {
       process.stdout.write(`Skipped photos are listed in ${join(flags.out, 'skipped.json')}\n`);
       process.exitCode = EXIT_PARTIAL;
