@@ -5,14 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { copyFile, mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { buildIndex } from '../src/index/builder.js';
-import { startServer } from '../src/interfaces/http/server.js';
 import { Recommender } from '../src/recommend/recommender.js';
 import { catalogueImage, queryImage, stylesCsv } from './support/datasets.js';
 import { DUPLICATE_PAIRS, subsetIds } from './support/fixture-index.js';
@@ -48,6 +47,23 @@ function worker(images: string, url: string): { child: ChildProcess; done: Promi
   );
   child.stderr?.resume();
   return { child, done: new Promise((resolve) => child.once('exit', (code) => resolve(code))) };
+}
+
+/** Runs `lookalike serve --store` as its own process on a free port; resolves its URL once it listens. */
+function serve(url: string): { child: ChildProcess; url: Promise<string>; exited: Promise<unknown> } {
+  const child = spawn('node', [cli, 'serve', '--store', url, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stderr?.resume();
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const listening = new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const m = /open (http:\/\/\S+\/) /.exec(out);
+      if (m?.[1]) resolve(m[1]);
+    });
+    child.once('exit', (code) => reject(new Error(`serve exited with ${code} before listening`)));
+  });
+  return { child, url: listening, exited };
 }
 
 describe('PostgreSQL + pgvector store', { skip }, () => {
@@ -165,21 +181,29 @@ describe('PostgreSQL + pgvector store', { skip }, () => {
     await store.close();
   });
 
-  test('several servers share one database', async () => {
-    const one = await startServer({ indexDir: url, host: '127.0.0.1', port: 0 });
-    const two = await startServer({ indexDir: url, host: '127.0.0.1', port: 0 });
+  test('several serve processes share one database', async () => {
+    const servers = [serve(url), serve(url)];
     try {
+      const urls = await Promise.all(servers.map((s) => s.url));
       const id = photoIds[10] as string;
       const [x, y] = await Promise.all(
-        [one, two].map(async (s) => (await fetch(`${s.url}api/products/${id}/similar?k=5`)).json()),
+        urls.map(async (u) => (await fetch(`${u}api/products/${id}/similar?k=5`)).json()),
       );
       assert.equal(x.results.length, 5);
       assert.deepEqual(x, y);
-      const health = await (await fetch(`${one.url}api/health`)).json();
+      const photo = new FormData();
+      photo.set('image', new Blob([await readFile(queryImage(12967))], { type: 'image/jpeg' }), '12967.jpg');
+      const answers = await Promise.all(
+        urls.map(async (u) => (await fetch(`${u}api/recommend?gender=Men`, { method: 'POST', body: photo })).json()),
+      );
+      assert.deepEqual(answers[0], answers[1]);
+      assert.ok(answers[0].results.every((r: { gender: string }) => r.gender === 'Men'));
+      const health = await (await fetch(`${urls[0]}api/health`)).json();
       assert.equal(health.index.store, 'postgres');
       assert.equal(health.index.count, photoIds.length);
     } finally {
-      await Promise.all([one.close(), two.close()]);
+      for (const s of servers) s.child.kill('SIGTERM');
+      await Promise.all(servers.map((s) => s.exited));
     }
   });
 });

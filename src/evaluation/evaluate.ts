@@ -1,6 +1,8 @@
 /** Evaluates an existing index: leave-one-out over its products, and optionally outside query photos. */
+
 import { resolve } from 'node:path';
 import type { EmbedderOptions, EmbeddingSpec } from '../embeddings/embedder.js';
+import { isPostgresUrl } from '../index/postgres/connection.js';
 import { EvalIndex } from './eval-index.js';
 import type { KnnBackend } from './knn.js';
 import { type LeaveOneOutResult, leaveOneOut } from './leave-one-out.js';
@@ -60,7 +62,8 @@ export const DEFAULT_MAX_QUERIES = 1000;
 
 /** Runs the evaluation; the caller closes `evaluation.index` once done with it (e.g. after the report). */
 export async function evaluate(options: EvaluateOptions): Promise<Evaluation> {
-  const index = await EvalIndex.open(resolve(options.indexDir), {
+  const location = isPostgresUrl(options.indexDir) ? options.indexDir : resolve(options.indexDir);
+  const index = await EvalIndex.open(location, {
     threads: options.embedder?.threads,
     backend: options.backend,
   });

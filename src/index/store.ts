@@ -13,6 +13,7 @@
 import { existsSync } from 'node:fs';
 import { open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import pLimit from 'p-limit';
 import type { EmbeddingSpec } from '../embeddings/embedder.js';
 import type { Metadata } from './catalogue.js';
 
@@ -77,19 +78,46 @@ export async function loadIndex(dir: string): Promise<IndexData> {
   if (!manifest) {
     throw new IndexError(`no index at ${dir} (build one with: lookalike index <images-dir> --out ${dir})`);
   }
-  const [raw, itemsText] = await Promise.all([
-    readFile(join(dir, manifest.vectorsFile)),
-    readFile(join(dir, manifest.itemsFile), 'utf8'),
+  // The vectors stream straight into their own buffer on libuv's threads while the items parse here.
+  const [vectors, items] = await Promise.all([
+    readVectors(join(dir, manifest.vectorsFile), manifest.count * manifest.dim),
+    readFile(join(dir, manifest.itemsFile), 'utf8').then((text) => JSON.parse(text) as IndexItem[]),
   ]);
-  const items = JSON.parse(itemsText) as IndexItem[];
-  if (raw.byteLength !== manifest.count * manifest.dim * 4 || items.length !== manifest.count) {
+  if (!vectors || items.length !== manifest.count) {
     throw new IndexError(
       `${dir}: data files do not match the manifest (${manifest.count} x ${manifest.dim})`,
     );
   }
-  const vectors = new Float32Array(manifest.count * manifest.dim);
-  new Uint8Array(vectors.buffer).set(raw);
   return { manifest, items, vectors };
+}
+
+/** Reads a float32 file into a new array, in parallel chunks; undefined when its size is not `floats`. */
+async function readVectors(path: string, floats: number): Promise<Float32Array | undefined> {
+  const handle = await open(path, 'r');
+  try {
+    if ((await handle.stat()).size !== floats * 4) return undefined;
+    const vectors = new Float32Array(floats);
+    const bytes = new Uint8Array(vectors.buffer);
+    const chunk = 32 * 1024 * 1024;
+    const starts: number[] = [];
+    for (let at = 0; at < bytes.length; at += chunk) starts.push(at);
+    const limit = pLimit(4);
+    await Promise.all(
+      starts.map((start) =>
+        limit(async () => {
+          const end = Math.min(start + chunk, bytes.length);
+          for (let at = start; at < end; ) {
+            const { bytesRead } = await handle.read(bytes, at, end - at, at);
+            if (bytesRead === 0) throw new IndexError(`${path} ended early`);
+            at += bytesRead;
+          }
+        }),
+      ),
+    );
+    return vectors;
+  } finally {
+    await handle.close();
+  }
 }
 
 async function writeDurably(path: string, data: string | Uint8Array): Promise<void> {
