@@ -110,17 +110,39 @@ describe('lookalike index', () => {
   });
 
   test('--hnsw builds the approximate-search graph; --search hnsw uses it and agrees with exact search', async () => {
-    const { stdout } = await run('node', [cli, 'index', images, '--metadata', stylesCsv, '--out', out, '--hnsw', 'f16']);
+    const { stdout } = await run('node', [
+      cli,
+      'index',
+      images,
+      '--metadata',
+      stylesCsv,
+      '--out',
+      out,
+      '--hnsw',
+      'f16',
+    ]);
     assert.match(stdout, /Built the f16 HNSW graph/);
     const ask = async (search: string) =>
-      JSON.parse((await run('node', [cli, 'similar', '10003', '--index', out, '--search', search, '--json'])).stdout);
+      JSON.parse(
+        (await run('node', [cli, 'similar', '10003', '--index', out, '--search', search, '--json'])).stdout,
+      );
     const [exact, approx] = [await ask('exact'), await ask('hnsw')];
     assert.deepEqual(
       approx.results.map((r: { id: string }) => r.id),
       exact.results.map((r: { id: string }) => r.id),
     );
     // Up to date: nothing rebuilt.
-    const again = await run('node', [cli, 'index', images, '--metadata', stylesCsv, '--out', out, '--hnsw', 'f16']);
+    const again = await run('node', [
+      cli,
+      'index',
+      images,
+      '--metadata',
+      stylesCsv,
+      '--out',
+      out,
+      '--hnsw',
+      'f16',
+    ]);
     assert.doesNotMatch(again.stdout, /Built/);
   });
 

@@ -51,7 +51,9 @@ function worker(images: string, url: string): { child: ChildProcess; done: Promi
 
 /** Runs `lookalike serve --store` as its own process on a free port; resolves its URL once it listens. */
 function serve(url: string): { child: ChildProcess; url: Promise<string>; exited: Promise<unknown> } {
-  const child = spawn('node', [cli, 'serve', '--store', url, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('node', [cli, 'serve', '--store', url, '--port', '0'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   child.stderr?.resume();
   const exited = new Promise((resolve) => child.once('exit', resolve));
   const listening = new Promise<string>((resolve, reject) => {
@@ -194,7 +196,9 @@ describe('PostgreSQL + pgvector store', { skip }, () => {
       const photo = new FormData();
       photo.set('image', new Blob([await readFile(queryImage(12967))], { type: 'image/jpeg' }), '12967.jpg');
       const answers = await Promise.all(
-        urls.map(async (u) => (await fetch(`${u}api/recommend?gender=Men`, { method: 'POST', body: photo })).json()),
+        urls.map(async (u) =>
+          (await fetch(`${u}api/recommend?gender=Men`, { method: 'POST', body: photo })).json(),
+        ),
       );
       assert.deepEqual(answers[0], answers[1]);
       assert.ok(answers[0].results.every((r: { gender: string }) => r.gender === 'Men'));
