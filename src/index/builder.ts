@@ -8,7 +8,6 @@ import { existsSync } from 'node:fs';
 import { mkdir, open, rename } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import pLimit from 'p-limit';
-import lockfile from 'proper-lockfile';
 import {
   describeSpec,
   Embedder,
@@ -18,9 +17,9 @@ import {
   sameSpec,
 } from '../embeddings/embedder.js';
 import { isImageError } from '../images/errors.js';
-import { log } from '../log.js';
 import { type CatalogueFile, hashFile, IMAGE_EXTENSIONS, listCatalogue, readMetadata } from './catalogue.js';
 import { Checkpoint } from './checkpoint.js';
+import { lockFolder } from './lock.js';
 import {
   commitIndex,
   type IndexData,
@@ -89,20 +88,6 @@ async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
   await rename(tmp, path);
 }
 
-async function lock(dir: string): Promise<() => Promise<void>> {
-  try {
-    return await lockfile.lock(dir, {
-      lockfilePath: join(dir, '.lock'),
-      stale: 10_000,
-      update: 2_000,
-      retries: { retries: 8, minTimeout: 1_000, maxTimeout: 3_000 },
-      onCompromised: (err) => log.warn({ err: err.message }, 'index lock was compromised'),
-    });
-  } catch (err) {
-    throw new IndexError(`another indexing run is using ${dir} (${(err as Error).message})`);
-  }
-}
-
 /** Content hashes of the files: from the previous index where size and mtime are unchanged, else read. */
 async function resolveHashes(
   files: CatalogueFile[],
@@ -138,7 +123,7 @@ export async function buildIndex(options: BuildOptions): Promise<BuildResult> {
   const metadataPath = options.metadataPath ? resolve(options.metadataPath) : undefined;
   if (!existsSync(imagesDir)) throw new IndexError(`no such folder: ${imagesDir}`);
   await mkdir(outDir, { recursive: true });
-  const release = await lock(outDir);
+  const release = await lockFolder(outDir, { file: '.lock', what: 'indexing run', staleMs: 10_000 });
   try {
     const spec: EmbeddingSpec = embeddingSpec(options.embedder);
     const manifest = options.rebuild ? undefined : await readManifest(outDir);

@@ -25,7 +25,7 @@ import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import lockfile from 'proper-lockfile';
+import { lockFolder } from './lock.js';
 import type { Hit } from './search.js';
 import { IndexError, loadIndex, readManifest } from './store.js';
 
@@ -295,19 +295,6 @@ export async function readHnswSidecar(dir: string): Promise<HnswSidecar | undefi
   return sidecar;
 }
 
-async function lockHnsw(dir: string): Promise<() => Promise<void>> {
-  try {
-    return await lockfile.lock(dir, {
-      lockfilePath: join(dir, '.hnsw.lock'),
-      stale: 30_000,
-      update: 5_000,
-      retries: { retries: 10, minTimeout: 1_000, maxTimeout: 5_000 },
-    });
-  } catch (err) {
-    throw new IndexError(`another HNSW build is using ${dir} (${(err as Error).message})`);
-  }
-}
-
 /**
  * Builds the HNSW graph of the index in `indexDir` for its current generation, saves it beside
  * the index files and records it in hnsw.json.
@@ -318,7 +305,7 @@ export async function buildHnsw(
 ): Promise<HnswGraphInfo> {
   const { threads, onProgress, ...rest } = options;
   const params = hnswParams(rest);
-  const release = await lockHnsw(indexDir);
+  const release = await lockFolder(indexDir, { file: '.hnsw.lock', what: 'HNSW build', staleMs: 30_000 });
   try {
     const started = performance.now();
     const data = await loadIndex(indexDir);
