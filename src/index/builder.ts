@@ -5,7 +5,7 @@
  * and reported).
  */
 import { existsSync } from 'node:fs';
-import { mkdir, open, rename } from 'node:fs/promises';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import pLimit from 'p-limit';
 import {
@@ -18,7 +18,7 @@ import {
 } from '../embeddings/embedder.js';
 import { isImageError } from '../images/errors.js';
 import { type CatalogueFile, hashFile, IMAGE_EXTENSIONS, listCatalogue, readMetadata } from './catalogue.js';
-import { Checkpoint } from './checkpoint.js';
+import { Checkpoint, workDir } from './checkpoint.js';
 import { lockFolder } from './lock.js';
 import {
   commitIndex,
@@ -136,9 +136,9 @@ export async function buildIndex(options: BuildOptions): Promise<BuildResult> {
     await removeStale(outDir, manifest);
     const existing: IndexData | undefined = manifest ? await loadIndex(outDir) : undefined;
 
+    if (options.rebuild) await rm(workDir(outDir), { recursive: true, force: true });
     const checkpoint = await Checkpoint.open(outDir, spec);
-    if (options.rebuild) await checkpoint.discard().then(() => Checkpoint.open(outDir, spec));
-    const vectors = options.rebuild ? new Map<string, Float32Array>() : await checkpoint.load(spec.dim);
+    const vectors = await checkpoint.load(spec.dim);
     const previous = new Map<string, IndexItem>();
     existing?.items.forEach((item, row) => {
       previous.set(item.id, item);
@@ -169,9 +169,8 @@ export async function buildIndex(options: BuildOptions): Promise<BuildResult> {
       const hash = hashes.get(f.id);
       if (hash && !vectors.has(hash) && !toEmbed.has(hash)) toEmbed.set(hash, f);
     }
-    const removed = existing
-      ? existing.items.filter((i) => !hashes.has(i.id) && !files.some((f) => f.id === i.id)).length
-      : 0;
+    const current = new Set(files.map((f) => f.id));
+    const removed = existing ? existing.items.filter((i) => !current.has(i.id)).length : 0;
     const reused = files.filter((f) => {
       const h = hashes.get(f.id);
       return h !== undefined && !toEmbed.has(h) && vectors.has(h);
