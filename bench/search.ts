@@ -3,18 +3,22 @@
  * the whole 44k catalogue once `lookalike index` has run):
  *   - index load time;
  *   - search-only latency p50/p99, usearch and the TypeScript fallback;
- *   - `recommend` latency for 224x224 JPEGs in a long-running process with the model loaded,
- *     decode and embedding included.
+ *   - `recommend` latency for 224x224 JPEGs and for shoppers' photos in a long-running process with
+ *     the model loaded, decode, preparation and embedding included, for the original similarity
+ *     and (where the index has one) the learned one, measured in the same run, with their ratio.
  *
  *   npm run bench:search [-- --index <dir> --queries 200 --photos 100 --json]
  */
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { defaultIndexDir } from '../src/config.js';
+import { datasetsDir, defaultIndexDir } from '../src/config.js';
 import { ExactSearch } from '../src/index/search.js';
 import { loadIndex } from '../src/index/store.js';
 import { Recommender } from '../src/recommend/recommender.js';
+import { recordedSimilarity } from '../src/similarity/derive.js';
+import type { SimilarityKind } from '../src/similarity/model.js';
 import { queryImages } from '../test/support/datasets.js';
 
 const { values } = parseArgs({
@@ -61,53 +65,114 @@ for (const backend of ['usearch', 'typescript'] as const) {
   process.stderr.write(`search ${backend}: p50 ${searchStats[backend].p50.toFixed(1)} ms\n`);
 }
 
-// Opening for service: index files, id and filter tables, search structure (the model loads separately).
-const t1 = performance.now();
-const recommender = await Recommender.open(values.index);
-const openMs = performance.now() - t1;
-const t2 = performance.now();
-await recommender.getEmbedder();
-const modelMs = performance.now() - t2;
-
-// End to end: a 224x224 JPEG that is not byte-identical to any catalogue photo.
+// Per similarity (original, and the index's learned one): opening for service (index files, id
+// and filter tables, search vectors), then end to end recommend latency of photos that are not
+// byte-identical to any catalogue photo: 224x224 JPEGs, and shoppers' photos (about 400x533).
 const photos = readdirSync(queryImages)
   .filter((f) => f.endsWith('.jpg'))
   .sort()
   .slice(0, Number(values.photos))
   .map((f) => join(queryImages, f));
-await recommender.recommend(photos[0] as string);
-const recommendTimes: number[] = [];
-for (const photo of photos) {
-  const t = performance.now();
-  const result = await recommender.recommend(photo, { k: 5 });
-  recommendTimes.push(performance.now() - t);
-  if (result.results.length !== 5) throw new Error(`${photo}: ${result.results.length} results`);
-}
-await recommender.close();
-const recommendStats = stats(recommendTimes);
+const streetImages = join(datasetsDir, 'street-dev', 'images');
+const streetPhotos = readdirSync(streetImages)
+  .filter((f) => f.endsWith('.jpg'))
+  .sort()
+  .slice(0, Number(values.photos))
+  .map((f) => join(streetImages, f));
 
+interface SimilarityStats {
+  similarity: SimilarityKind;
+  dim: number;
+  openMs: number;
+  modelMs: number;
+  recommendMs: ReturnType<typeof stats>;
+  streetMs: ReturnType<typeof stats>;
+}
+const perSimilarity: SimilarityStats[] = [];
+const kinds: SimilarityKind[] =
+  recordedSimilarity(data.manifest.similarity)?.kind === 'learned' ? ['original', 'learned'] : ['original'];
+for (const similarity of kinds) {
+  const t1 = performance.now();
+  const recommender = await Recommender.open(values.index, { similarity });
+  const openMs = performance.now() - t1;
+  const t2 = performance.now();
+  await recommender.getEmbedder();
+  const modelMs = performance.now() - t2;
+  const timed = async (list: string[]) => {
+    await recommender.recommend(list[0] as string);
+    const times: number[] = [];
+    for (const photo of list) {
+      const t = performance.now();
+      const result = await recommender.recommend(photo, { k: 5 });
+      times.push(performance.now() - t);
+      if (result.results.length !== 5) throw new Error(`${photo}: ${result.results.length} results`);
+    }
+    return stats(times);
+  };
+  const recommendMs = await timed(photos);
+  const streetMs = await timed(streetPhotos);
+  perSimilarity.push({ similarity, dim: recommender.manifest.dim, openMs, modelMs, recommendMs, streetMs });
+  process.stderr.write(
+    `${similarity}: recommend p50 ${recommendMs.p50.toFixed(1)} ms, street p50 ${streetMs.p50.toFixed(1)} ms\n`,
+  );
+  await recommender.close();
+}
+
+const cpu = cpus()[0]?.model ?? 'unknown CPU';
+const flags = (() => {
+  try {
+    const line = readFileSync('/proc/cpuinfo', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('flags'));
+    const all = new Set(line?.split(':')[1]?.trim().split(/\s+/) ?? []);
+    return (
+      ['avx2', 'fma', 'avx512f', 'avx512_vnni', 'avx_vnni'].filter((f) => all.has(f)).join(' ') ||
+      'none of avx2/avx512'
+    );
+  } catch {
+    return 'unknown';
+  }
+})();
 const report = {
   index: values.index,
+  cpu,
+  cpuFlags: flags,
+  cores: cpus().length,
   count,
   dim,
   loadMs,
-  openMs,
-  modelMs,
   searchMs: searchStats,
-  recommendMs: recommendStats,
+  similarities: perSimilarity,
 };
 if (values.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
 else {
   const f = (x: number) => x.toFixed(1);
-  process.stdout.write(`Index ${values.index}: ${count} vectors x ${dim}\n\n`);
+  process.stdout.write(
+    `Index ${values.index}: ${count} vectors x ${dim}; ${cpu} (${flags}), ${cpus().length} cores\n\n`,
+  );
   process.stdout.write('| measure | p50 ms | p99 ms | samples |\n|---|---:|---:|---:|\n');
   process.stdout.write(`| index load (files into memory) | ${f(loadMs)} | | 1 |\n`);
-  process.stdout.write(`| index open for recommendations (load + id/filter tables) | ${f(openMs)} | | 1 |\n`);
-  process.stdout.write(`| model load | ${f(modelMs)} | | 1 |\n`);
   for (const [backend, s] of Object.entries(searchStats)) {
-    process.stdout.write(`| search only, exact, ${backend} | ${f(s.p50)} | ${f(s.p99)} | ${s.n} |\n`);
+    process.stdout.write(
+      `| search only, exact, ${backend}, original vectors | ${f(s.p50)} | ${f(s.p99)} | ${s.n} |\n`,
+    );
   }
-  process.stdout.write(
-    `| recommend 224x224 JPEG (decode + embed + search) | ${f(recommendStats.p50)} | ${f(recommendStats.p99)} | ${recommendStats.n} |\n`,
-  );
+  for (const r of perSimilarity) {
+    process.stdout.write(
+      `| ${r.similarity}: index open for recommendations (load + tables + ${r.dim}-d search vectors) | ${f(r.openMs)} | | 1 |\n`,
+    );
+    process.stdout.write(`| ${r.similarity}: model load | ${f(r.modelMs)} | | 1 |\n`);
+    process.stdout.write(
+      `| ${r.similarity}: recommend 224x224 JPEG (decode + embed + search) | ${f(r.recommendMs.p50)} | ${f(r.recommendMs.p99)} | ${r.recommendMs.n} |\n`,
+    );
+    process.stdout.write(
+      `| ${r.similarity}: recommend shopper photo | ${f(r.streetMs.p50)} | ${f(r.streetMs.p99)} | ${r.streetMs.n} |\n`,
+    );
+  }
+  const [o, l] = perSimilarity;
+  if (o && l) {
+    process.stdout.write(
+      `\nlearned / original recommend p50: 224x224 ${(l.recommendMs.p50 / o.recommendMs.p50).toFixed(2)}x, shopper photos ${(l.streetMs.p50 / o.streetMs.p50).toFixed(2)}x\n`,
+    );
+  }
 }

@@ -14,7 +14,9 @@ import { evaluateQueries, selectQueryPhotos } from '../src/evaluation/queries.js
 import { renderReport } from '../src/evaluation/report.js';
 import { allocate, NO_LABEL, stratifiedSample } from '../src/evaluation/subset.js';
 import { listCatalogue, readMetadata } from '../src/index/catalogue.js';
+import { loadIndex } from '../src/index/store.js';
 import { Recommender } from '../src/recommend/recommender.js';
+import { isHeldOut } from '../src/similarity/split.js';
 import { catalogueImage, catalogueImages, queryImage, queryImages, stylesCsv } from './support/datasets.js';
 import { DUPLICATE_PAIRS, type FixtureIndex, fixtureIndex } from './support/fixture-index.js';
 
@@ -24,6 +26,13 @@ const cli = join(import.meta.dirname, '..', 'bin', 'lookalike.js');
 /** Fixture products that also have a 224x224 photo in fashion-224 (ids 10000-21539). */
 function withQueryPhoto(ids: Iterable<string>): string[] {
   return [...ids].filter((id) => existsSync(queryImage(id))).sort();
+}
+
+/** Fixture products on the held-out side of the split that have a 224x224 photo. */
+async function heldOutWithQueryPhoto(): Promise<string[]> {
+  const { items } = await loadIndex(fixture.dir);
+  const held = new Set(items.filter((i) => isHeldOut(i.hash)).map((i) => i.id));
+  return withQueryPhoto(fixture.ids).filter((id) => held.has(id));
 }
 
 /** A folder of symbolic links to some photos, named by product id. */
@@ -55,8 +64,11 @@ describe('leave-one-out on the fixture index', () => {
     for (const label of LABELS) {
       const { value, queries } = loo.precision[label];
       assert.ok(value !== null && value >= 0 && value <= 1, `${label}: ${value}`);
-      assert.equal(queries, ev.index.count, `${label}: every fixture product has the label`);
+      // Headline figures are over the held-out side of the fixed split; precisionAll over every product.
+      assert.equal(queries, loo.heldOut, `${label}: every held-out fixture product has the label`);
+      assert.equal(loo.precisionAll[label].queries, ev.index.count);
     }
+    assert.ok(loo.heldOut > 0.1 * ev.index.count && loo.heldOut < 0.3 * ev.index.count);
     // Far better than chance for the coarse labels (the fixture spans ~60 articleTypes).
     assert.ok((loo.precision.gender.value as number) > 0.5);
     assert.ok((loo.precision.subCategory.value as number) > 0.4);
@@ -149,7 +161,7 @@ describe('leave-one-out on the fixture index', () => {
     assert.ok(html.includes('&lt;b&gt;&amp;&quot;x&quot;'));
     assert.ok(!html.includes('<b>&"x"'));
     for (const label of LABELS) {
-      assert.ok(html.includes(`${label} P@5 (leave-one-out)`));
+      assert.ok(html.includes(`${label} P@5 (leave-one-out, held-out products)`));
       assert.ok(html.includes((ev.summary.leaveOneOut.precision[label].value as number).toFixed(3)));
     }
     assert.ok(html.includes('pooling=max resize=stretch channels=bgr'));
@@ -162,13 +174,16 @@ describe('query photos: the same products at 224x224', () => {
     const index = await EvalIndex.open(fixture.dir);
     try {
       const selection = await selectQueryPhotos(queryImages, index, 8, 1);
-      assert.equal(selection.photos.length, 8);
       assert.equal(selection.inIndex, withQueryPhoto(fixture.ids).length);
-      assert.ok(selection.photos.every((p) => fixture.ids.has(p.id)));
+      // Only products on the held-out side of the split are queries.
+      assert.equal(selection.heldOut, (await heldOutWithQueryPhoto()).length);
+      assert.equal(selection.photos.length, Math.min(8, selection.heldOut));
+      assert.ok(selection.photos.length >= 4);
+      assert.ok(selection.photos.every((p) => fixture.ids.has(p.id) && isHeldOut(index.item(p.row).hash)));
       // Deterministic choice.
       assert.deepEqual((await selectQueryPhotos(queryImages, index, 8, 1)).photos, selection.photos);
       const q = await evaluateQueries(index, selection);
-      assert.equal(q.used, 8);
+      assert.equal(q.used, selection.photos.length);
       assert.ok((q.recallAt5 as number) >= 0.85, `recall@5 ${q.recallAt5}`);
       assert.ok((q.recallAt1 as number) >= 0.6, `recall@1 ${q.recallAt1}`);
       assert.ok((q.recallAt1 as number) <= (q.recallAt5 as number));
@@ -248,7 +263,7 @@ describe('stratified subset of the real catalogue', () => {
 
 describe('lookalike eval (CLI)', () => {
   test('--queries --json: metrics as JSON, and the HTML report with inlined photos', async () => {
-    const ids = withQueryPhoto(fixture.ids).slice(0, 6);
+    const ids = (await heldOutWithQueryPhoto()).slice(0, 6);
     const queries = await linkFolder(
       join(tmp, 'queries'),
       ids.map((id) => [id, queryImage(id)]),
@@ -269,7 +284,7 @@ describe('lookalike eval (CLI)', () => {
     ]);
     const json = JSON.parse(stdout);
     assert.equal(json.products, fixture.ids.size);
-    assert.equal(json.queries.used, 6);
+    assert.equal(json.queries.used, ids.length);
     assert.ok(json.queries.recallAt5 >= 0.8, `recall@5 ${json.queries.recallAt5}`);
     for (const label of LABELS) {
       const v = json.leaveOneOut.precision[label].value;
@@ -285,7 +300,8 @@ describe('lookalike eval (CLI)', () => {
 
   test('prints the metrics table, and writes the report beside the index by default', async () => {
     const { stdout } = await run('node', [cli, 'eval', '--index', fixture.dir]);
-    assert.match(stdout, /articleType P@5 \(leave-one-out\)\s+0\.\d{3}\s+\d+/);
+    assert.match(stdout, /articleType P@5 \(leave-one-out, held-out products\)\s+0\.\d{3}\s+\d+/);
+    assert.match(stdout, /Split: held-out = /);
     assert.match(stdout, /Leave-one-out: \d+ queries, k=5, in [\d.]+ s/);
     const report = join(fixture.dir, 'eval-report.html');
     assert.ok(stdout.includes(`Report: ${report}`));

@@ -6,6 +6,8 @@
  */
 import type { IndexItem } from '../index/store.js';
 import { Recommender } from '../recommend/recommender.js';
+import type { SimilarityKind } from '../similarity/model.js';
+import type { SimilarityTuning } from '../similarity/open.js';
 import { BatchKnn, type KnnBackend, type KnnResult } from './knn.js';
 
 export interface Neighbour {
@@ -50,9 +52,17 @@ export class EvalIndex {
 
   static async open(
     dir: string,
-    options: { threads?: number; backend?: KnnBackend } = {},
+    options: {
+      threads?: number;
+      backend?: KnnBackend;
+      similarity?: SimilarityKind;
+      tuning?: SimilarityTuning;
+    } = {},
   ): Promise<EvalIndex> {
-    const recommender = await Recommender.open(dir);
+    const recommender = await Recommender.open(dir, {
+      similarity: options.similarity,
+      tuning: options.tuning,
+    });
     const dim = recommender.manifest.dim;
     const count = recommender.items.length;
     const vectors = await recommender.vectors();

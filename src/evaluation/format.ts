@@ -1,5 +1,7 @@
 /** Plain-text and markdown renderings of evaluation metrics. */
 import { describeSpec } from '../embeddings/embedder.js';
+import type { QueryPrep } from '../images/query-prep.js';
+import type { FusionWeights } from '../similarity/model.js';
 import type { EvalSummary } from './evaluate.js';
 import { K, LABELS } from './metrics.js';
 
@@ -17,18 +19,63 @@ export function formatValue(value: number | null | undefined): string {
 /** The metrics of an evaluation, in print order. */
 export function metricRows(summary: EvalSummary): MetricRow[] {
   const rows: MetricRow[] = LABELS.map((label) => ({
-    name: `${label} P@${K} (leave-one-out)`,
+    name: `${label} P@${K} (leave-one-out, held-out products)`,
     ...summary.leaveOneOut.precision[label],
   }));
+  rows.push(
+    ...LABELS.map((label) => ({
+      name: `${label} P@${K} (leave-one-out, all products)`,
+      ...summary.leaveOneOut.precisionAll[label],
+    })),
+  );
   const q = summary.queries;
   if (q) {
     rows.push(
-      { name: 'recall@1 (query photos)', value: q.recallAt1, queries: q.used },
-      { name: `recall@${K} (query photos)`, value: q.recallAt5, queries: q.used },
+      { name: 'recall@1 (query photos, held-out products)', value: q.recallAt1, queries: q.used },
+      { name: `recall@${K} (query photos, held-out products)`, value: q.recallAt5, queries: q.used },
       { name: `articleType P@${K} (query photos, other results)`, ...q.articleTypePrecision },
     );
   }
+  const st = summary.street;
+  if (st) {
+    for (const part of ['report', 'tune', 'all'] as const) {
+      rows.push(
+        { name: `street P@${K} (${part} part)`, ...st[part].precision },
+        { name: `street hit@${K} (${part} part)`, ...st[part].hitRate },
+      );
+    }
+  }
   return rows;
+}
+
+/** Per-class street figures, as a text table. */
+function streetTable(summary: EvalSummary): string[] {
+  const st = summary.street;
+  if (!st) return [];
+  const width = Math.max(5, ...st.perLabel.map((l) => l.label.length));
+  return [
+    '',
+    `Street photos by class (both parts), judged by ${st.column}:`,
+    `${'class'.padEnd(width)}  ${'photos'.padStart(6)}  ${`P@${K}`.padStart(6)}  ${`hit@${K}`.padStart(6)}`,
+    ...st.perLabel.map(
+      (l) =>
+        `${l.label.padEnd(width)}  ${String(l.photos).padStart(6)}  ${formatValue(l.precision.value).padStart(6)}  ${formatValue(l.hitRate.value).padStart(6)}`,
+    ),
+  ];
+}
+
+function describeWeights(w: FusionWeights): string {
+  return `visual ${w.visual.toFixed(2)}, learned ${w.learned.toFixed(2)}, labels ${w.labels.toFixed(2)}, colour ${w.colour.toFixed(2)}`;
+}
+
+function describePrep(prep: QueryPrep): string {
+  const steps = [
+    prep.crop ? 'crop to the product' : '',
+    prep.whiten ? 'white background' : '',
+    prep.match ? `match the catalogue's ${prep.match.width}x${prep.match.height}` : '',
+    prep.flip ? 'average with the mirror image' : '',
+  ].filter(Boolean);
+  return steps.length > 0 ? steps.join(', ') : 'as they are';
 }
 
 /** The text `lookalike eval` prints. */
@@ -36,14 +83,23 @@ export function metricsText(summary: EvalSummary, reportPath?: string): string {
   const loo = summary.leaveOneOut;
   const lines = [
     `Index ${summary.index}: ${summary.products} products (${summary.distinctPhotos} distinct photos), ${describeSpec(summary.spec)}`,
+    `Similarity: ${summary.similarity} (weights ${describeWeights(summary.weights)}; shoppers' photos ${describeWeights(summary.shopperWeights)})`,
+    `Query photos prepared: ${describePrep(summary.queryPrep)}`,
+    `Split: ${summary.split}; ${loo.heldOut} held-out products`,
     `Leave-one-out: ${loo.products} queries, k=${loo.k}, in ${loo.seconds.toFixed(2)} s` +
       (loo.fallbacks > 0 ? ` (${loo.fallbacks} searched again one by one)` : ''),
   ];
   if (summary.queries) {
     const q = summary.queries;
     lines.push(
-      `Query photos: ${q.used} used of ${q.inIndex} whose product is in the index (${q.inFolder} in ${q.dir})` +
+      `Query photos: ${q.used} used of ${q.heldOut} of held-out products (${q.inIndex} in the index, ${q.inFolder} in ${q.dir})` +
         `${q.failed > 0 ? `, ${q.failed} unreadable` : ''}; embedded in ${q.embedSeconds.toFixed(1)} s`,
+    );
+  }
+  if (summary.street) {
+    const st = summary.street;
+    lines.push(
+      `Street photos: ${st.all.photos} with a mapped class (${st.failed} unreadable) in ${st.dir}, split by file name into a tune part (${st.tune.photos}) and a report part (${st.report.photos}), in ${st.seconds.toFixed(1)} s`,
     );
   }
   const rows = metricRows(summary);
@@ -59,6 +115,7 @@ export function metricsText(summary: EvalSummary, reportPath?: string): string {
       `(mean reciprocal rank of the product itself: ${formatValue(summary.queries.meanReciprocalRank)})`,
     );
   }
+  lines.push(...streetTable(summary));
   if (reportPath) lines.push('', `Report: ${reportPath}`);
   return `${lines.join('\n')}\n`;
 }
@@ -68,11 +125,15 @@ export interface SweepRow {
   summary: EvalSummary;
 }
 
-/** The sweep's columns: a header and how to read each from a summary. */
+/**
+ * The sweep's columns: a header and how to read each from a summary. The sweep compares embedding
+ * configurations with the original similarity (nothing learned), so its leave-one-out figures are
+ * over every product.
+ */
 export const SWEEP_COLUMNS: { header: string; value: (s: EvalSummary) => number | null }[] = [
   ...LABELS.map((label) => ({
     header: `${label} P@${K}`,
-    value: (s: EvalSummary) => s.leaveOneOut.precision[label].value,
+    value: (s: EvalSummary) => s.leaveOneOut.precisionAll[label].value,
   })),
   { header: 'recall@1', value: (s) => s.queries?.recallAt1 ?? null },
   { header: `recall@${K}`, value: (s) => s.queries?.recallAt5 ?? null },

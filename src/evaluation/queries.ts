@@ -5,9 +5,10 @@
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Embedder, type EmbedderOptions, optionsForSpec } from '../embeddings/embedder.js';
+import type { EmbedderOptions } from '../embeddings/embedder.js';
 import { isImageError } from '../images/errors.js';
 import { IMAGE_EXTENSIONS, listCatalogue } from '../index/catalogue.js';
+import { isHeldOut } from '../similarity/split.js';
 import { type EvalIndex, type Neighbour, NO_GROUP } from './eval-index.js';
 import { K, Mean, type MeanMetric, meanReciprocalRank, precision, recallAt } from './metrics.js';
 import { sampleIds } from './random.js';
@@ -25,6 +26,8 @@ export interface QuerySelection {
   inFolder: number;
   /** Of those, photos named after a product of the index. */
   inIndex: number;
+  /** Of those, photos of products on the held-out side of the split (the ones sampled from). */
+  heldOut: number;
   /** The ones used (at most the cap, chosen with the seed). */
   photos: QueryPhoto[];
 }
@@ -46,8 +49,14 @@ export async function selectQueryPhotos(
       `no photos in the query folder ${folder} (looked for ${[...IMAGE_EXTENSIONS].join(' ')})`,
     );
   }
-  const byId = new Map(files.filter((f) => index.rowById.has(f.id)).map((f) => [f.id, f]));
-  if (byId.size === 0) {
+  const inIndex = files.filter((f) => index.rowById.has(f.id));
+  // Only products on the held-out side: nothing was learned from them.
+  const byId = new Map(
+    inIndex
+      .filter((f) => isHeldOut(index.item(index.rowById.get(f.id) as number).hash))
+      .map((f) => [f.id, f]),
+  );
+  if (inIndex.length === 0) {
     throw new QueryError(
       `none of the ${files.length} photos in ${folder} is named after a product of the index at ${index.dir} ` +
         '(query photos must be named <product-id>.<ext>, e.g. 15970.jpg)',
@@ -58,7 +67,7 @@ export async function selectQueryPhotos(
     path: join(folder, byId.get(id)?.file as string),
     row: index.rowById.get(id) as number,
   }));
-  return { dir: folder, inFolder: files.length, inIndex: byId.size, photos };
+  return { dir: folder, inFolder: files.length, inIndex: inIndex.length, heldOut: byId.size, photos };
 }
 
 export interface QueryCase {
@@ -79,6 +88,7 @@ export interface QueryEvaluation {
   dir: string;
   inFolder: number;
   inIndex: number;
+  heldOut: number;
   /** Photos embedded and evaluated. */
   used: number;
   failed: { id: string; path: string; reason: string }[];
@@ -108,20 +118,12 @@ export async function evaluateQueries(
 ): Promise<QueryEvaluation> {
   const { dim } = index;
   let started = performance.now();
-  const embedder = await Embedder.create({
-    ...options.embedder,
-    ...optionsForSpec(index.recommender.manifest.spec),
-  });
-  let embedded: Awaited<ReturnType<Embedder['embedEach']>>;
-  options.onEmbedProgress?.(0, selection.photos.length);
-  try {
-    embedded = await embedder.embedEach(
-      selection.photos.map((p) => p.path),
-      options.onEmbedProgress,
-    );
-  } finally {
-    await embedder.close();
-  }
+  // Through the recommender: prepared and fused exactly as a photo query of the app is.
+  const embedded = await index.recommender.queryVectors(
+    selection.photos.map((p) => p.path),
+    options.embedder,
+    options.onEmbedProgress,
+  );
   const embedSeconds = (performance.now() - started) / 1000;
   started = performance.now();
 
@@ -190,6 +192,7 @@ export async function evaluateQueries(
     dir: selection.dir,
     inFolder: selection.inFolder,
     inIndex: selection.inIndex,
+    heldOut: selection.heldOut,
     used: cases.length,
     failed,
     recallAt1: recallAt(allRanks, 1),

@@ -15,6 +15,7 @@ import { escapeHtml as e } from './html.js';
 import type { LooCase } from './leave-one-out.js';
 import { K, LABELS } from './metrics.js';
 import type { QueryCase } from './queries.js';
+import type { StreetCase } from './street.js';
 import { Thumbnails } from './thumbnails.js';
 
 export interface ReportOptions {
@@ -134,6 +135,23 @@ class Renderer {
     );
   }
 
+  async streetCase(c: StreetCase, right: ReadonlySet<string>, column: string): Promise<string> {
+    const figures = await Promise.all(
+      c.results.map(async (n, i) => {
+        const item = this.item(n.row);
+        const ok = right.has(item.metadata[column] ?? '');
+        const first = `${i + 1}. #${e(item.id)} · ${fmt(n.score)}`;
+        return `<figure class="${ok ? 'match' : ''}">${await this.img(this.imagePath(n.row), item.id)}${this.caption(item, undefined, first)}</figure>`;
+      }),
+    );
+    const note = `class <b>${e(c.label)}</b> (${e(c.part)} part)<br>right kind: ${c.hits}/${c.results.length}`;
+    return (
+      `<div class="case"><div class="note">${note}</div>` +
+      `<figure class="query">${await this.img(c.path, c.image)}<figcaption><b>street photo</b><div class="name">${e(c.image)}</div></figcaption></figure>` +
+      `<div class="arrow">→</div>${figures.join('')}</div>`
+    );
+  }
+
   metricsTable(): string {
     const rows = metricRows(this.ev.summary)
       .map(
@@ -217,6 +235,24 @@ export async function renderReport(ev: Evaluation, options: ReportOptions = {}):
         'Query photos: worst cases',
         'The product itself ranked lowest.',
         rankedCases(q.cases, n, seed, (a, b) => byRank(b, a)).map((c) => r.queryCase(c)),
+      ),
+    );
+  }
+  const st = ev.street;
+  if (st) {
+    const right = (c: StreetCase) => st.rightKinds.get(c.label) ?? new Set<string>();
+    const report = st.cases.filter((c) => c.part === 'report');
+    const byHits = (a: StreetCase, b: StreetCase) => b.hits - a.hits;
+    sections.push(
+      section(
+        'Street photos (report part): a random sample',
+        `Shoppers' own photos from ${e(st.dir)}; green: a right kind of product (${e(st.column)}).`,
+        randomCases(report, n, seed).map((c) => r.streetCase(c, right(c), st.column)),
+      ),
+      section(
+        'Street photos (report part): worst cases',
+        'Fewest results of a right kind.',
+        rankedCases(report, n, seed, (a, b) => byHits(b, a)).map((c) => r.streetCase(c, right(c), st.column)),
       ),
     );
   }

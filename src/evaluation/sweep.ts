@@ -113,7 +113,7 @@ export interface SweepResult {
 /** The best configuration: highest leave-one-out articleType P@5, then highest recall@1. */
 export function bestConfig(rows: readonly SweepRow[]): string | undefined {
   const key = (s: EvalSummary): [number, number] => [
-    s.leaveOneOut.precision.articleType.value ?? -1,
+    s.leaveOneOut.precisionAll.articleType.value ?? -1,
     s.queries?.recallAt1 ?? -1,
   ];
   let best: SweepRow | undefined;

@@ -22,6 +22,8 @@ import { Checkpoint, workDir } from './checkpoint.js';
 import { lockFolder } from './lock.js';
 import {
   commitIndex,
+  type DerivedSpec,
+  type ExtraFile,
   type IndexData,
   IndexError,
   type IndexItem,
@@ -51,6 +53,29 @@ export interface BuildOptions {
   onProgress?: (done: number, total: number) => void;
   /** Called once the plan is known. */
   onPlan?: (plan: { total: number; toEmbed: number; reused: number; removed: number }) => void;
+  /**
+   * A layer computed from the new generation before it is committed (the similarity): what it
+   * records in the manifest and the files it adds to the generation.
+   */
+  derive?: (input: DeriveInput) => Promise<Derived>;
+}
+
+export interface DeriveInput {
+  outDir: string;
+  imagesDir: string;
+  items: IndexItem[];
+  /** count x dim, row order. */
+  vectors: Float32Array;
+  dim: number;
+  /** The index as it was before this run, if any (and not --rebuild). */
+  previous?: IndexData;
+}
+
+export interface Derived {
+  spec: DerivedSpec;
+  files: ExtraFile[];
+  /** True when the layer is exactly as the previous generation has it. */
+  unchanged: boolean;
 }
 
 export interface SkippedImage {
@@ -114,6 +139,41 @@ async function resolveHashes(
     ),
   );
   return hashes;
+}
+
+/**
+ * Commits the index's current vectors again as a new generation with its derived layer made anew
+ * (lookalike learn): the photos are neither listed nor embedded.
+ */
+export async function rederiveIndex(
+  dir: string,
+  derive: (input: DeriveInput) => Promise<Derived>,
+): Promise<IndexManifest> {
+  const outDir = resolve(dir);
+  const release = await lockFolder(outDir, { file: '.lock', what: 'indexing run', staleMs: 10_000 });
+  try {
+    const data = await loadIndex(outDir);
+    const { manifest, items, vectors } = data;
+    const derived = await derive({
+      outDir,
+      imagesDir: manifest.imagesDir,
+      items,
+      vectors,
+      dim: manifest.dim,
+      previous: data,
+    });
+    if (derived.unchanged) return manifest;
+    const { format, version, generation, vectorsFile, itemsFile, count, ...rest } = manifest;
+    return await commitIndex(
+      outDir,
+      { ...rest, updatedAt: new Date().toISOString(), similarity: derived.spec },
+      items,
+      vectors,
+      derived.files,
+    );
+  } finally {
+    await release();
+  }
 }
 
 export async function buildIndex(options: BuildOptions): Promise<BuildResult> {
@@ -240,18 +300,22 @@ export async function buildIndex(options: BuildOptions): Promise<BuildResult> {
     }
     skipped.sort((a, b) => a.file.localeCompare(b.file));
 
+    const all = new Float32Array(items.length * spec.dim);
+    rows.forEach((v, i) => {
+      all.set(v, i * spec.dim);
+    });
+    const derived = options.derive
+      ? await options.derive({ outDir, imagesDir, items, vectors: all, dim: spec.dim, previous: existing })
+      : undefined;
     const unchanged =
       existing !== undefined &&
+      (derived?.unchanged ?? existing.manifest.similarity === undefined) &&
       existing.manifest.imagesDir === imagesDir &&
       existing.manifest.metadataPath === metadataPath &&
       existing.manifest.skipped === skipped.length &&
       JSON.stringify(existing.items) === JSON.stringify(items);
     let result = existing?.manifest as IndexManifest;
     if (!unchanged) {
-      const all = new Float32Array(items.length * spec.dim);
-      rows.forEach((v, i) => {
-        all.set(v, i * spec.dim);
-      });
       const now = new Date().toISOString();
       result = await commitIndex(
         outDir,
@@ -263,9 +327,11 @@ export async function buildIndex(options: BuildOptions): Promise<BuildResult> {
           createdAt: existing?.manifest.createdAt ?? now,
           updatedAt: now,
           skipped: skipped.length,
+          ...(derived ? { similarity: derived.spec } : {}),
         },
         items,
         all,
+        derived?.files,
       );
     }
     await writeJsonAtomic(join(outDir, 'skipped.json'), skipped);

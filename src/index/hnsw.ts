@@ -60,6 +60,8 @@ export interface HnswGraphInfo extends HnswParams {
   count: number;
   dim: number;
   metric: 'cos';
+  /** The similarity whose vectors the graph holds (absent: original). */
+  similarity?: string;
   /** File name in the index folder. */
   file: string;
   bytes: number;
@@ -134,7 +136,20 @@ function quantiseI8(src: Float32Array, offset: number, dim: number, out: Int8Arr
   for (let d = 0; d < dim; d++) out[outOffset + d] = Math.round((src[offset + d] as number) * scale);
 }
 
+/**
+ * The vectors a graph is built over and searched with, when they are not the index's own: the
+ * search vectors of a similarity layer (src/similarity), named so that a graph of one similarity
+ * is never searched with another's vectors.
+ */
+export interface SearchVectors {
+  vectors: Float32Array;
+  dim: number;
+  /** 'original', or the learned similarity's id. */
+  similarity: string;
+}
+
 export interface HnswBuildOptions {
+  search?: SearchVectors;
   /** Threads for insertion (default: all cores). */
   threads?: number;
   /** Called after each batch of insertions. */
@@ -142,6 +157,8 @@ export interface HnswBuildOptions {
 }
 
 export interface HnswOpenOptions {
+  /** The similarity the graph must have been built for (default 'original'), and its dimension. */
+  similarity?: { name: string; dim: number };
   /** Overrides the recorded search expansion (ef). */
   expansionSearch?: number;
   /** Memory-map the file rather than reading it into memory. */
@@ -303,14 +320,17 @@ export async function buildHnsw(
   indexDir: string,
   options: Partial<HnswParams> & HnswBuildOptions = {},
 ): Promise<HnswGraphInfo> {
-  const { threads, onProgress, ...rest } = options;
+  const { threads, onProgress, search, ...rest } = options;
   const params = hnswParams(rest);
   const release = await lockFolder(indexDir, { file: '.hnsw.lock', what: 'HNSW build', staleMs: 30_000 });
   try {
     const started = performance.now();
     const data = await loadIndex(indexDir);
-    const { generation, count, dim } = data.manifest;
-    const graph = await HnswSearch.build(data.vectors, dim, params, { threads, onProgress });
+    const { generation, count } = data.manifest;
+    const dim = search?.dim ?? data.manifest.dim;
+    const vectors = search?.vectors ?? data.vectors;
+    if (vectors.length !== count * dim) throw new IndexError('the search vectors do not match the index');
+    const graph = await HnswSearch.build(vectors, dim, params, { threads, onProgress });
     const file = graphFile(generation, params.dtype);
     const partial = join(indexDir, `${file}.partial`);
     graph.save(partial);
@@ -321,6 +341,7 @@ export async function buildHnsw(
       count,
       dim,
       metric: 'cos',
+      similarity: search?.similarity ?? 'original',
       file,
       bytes: (await stat(join(indexDir, file))).size,
       buildSeconds: (performance.now() - started) / 1000,
@@ -364,7 +385,15 @@ export async function openHnsw(
     throw new HnswMissingError(`no ${what} for the index at ${indexDir} (build one: ${build})`);
   }
   const info = candidates.find((g) => g.dtype === 'f16') ?? (candidates[0] as HnswGraphInfo);
-  if (info.generation !== manifest.generation || info.count !== manifest.count || info.dim !== manifest.dim) {
+  const similarity = options.similarity?.name ?? 'original';
+  const dim = options.similarity?.dim ?? manifest.dim;
+  if ((info.similarity ?? 'original') !== similarity) {
+    throw new HnswStaleError(
+      `the ${info.dtype} HNSW graph at ${indexDir} was built for the ${info.similarity ?? 'original'} similarity, ` +
+        `not ${similarity}; rebuild it: ${build}`,
+    );
+  }
+  if (info.generation !== manifest.generation || info.count !== manifest.count || info.dim !== dim) {
     throw new HnswStaleError(
       `the ${info.dtype} HNSW graph at ${indexDir} was built for index generation ${info.generation} ` +
         `(${info.count} vectors), but the index is now at generation ${manifest.generation} ` +
@@ -375,10 +404,10 @@ export async function openHnsw(
   if (!existsSync(path) || (await stat(path)).size !== info.bytes) {
     throw new HnswStaleError(`${path} is missing or incomplete; rebuild it: ${build}`);
   }
-  if (options.vectors && options.vectors.length !== manifest.count * manifest.dim) {
+  if (options.vectors && options.vectors.length !== manifest.count * dim) {
     throw new IndexError('the vectors given for re-scoring do not match the index');
   }
-  const graph = HnswSearch.open(path, manifest.dim, info, options);
+  const graph = HnswSearch.open(path, dim, info, options);
   if (graph.count !== info.count)
     throw new HnswStaleError(`${path} holds ${graph.count} vectors, not ${info.count}`);
   return graph;

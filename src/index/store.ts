@@ -31,6 +31,23 @@ export interface IndexItem {
   metadata: Metadata;
 }
 
+/**
+ * What a layer built on top of the vectors (the similarity) records in the manifest. The index
+ * itself only keeps the files it names alive and passes it through; see src/similarity.
+ */
+export interface DerivedSpec {
+  kind: string;
+  /** Data files of this layer that belong to the generation. */
+  files?: string[];
+  [key: string]: unknown;
+}
+
+/** A data file written with a generation, before its manifest. */
+export interface ExtraFile {
+  name: string;
+  data: Uint8Array;
+}
+
 export interface IndexManifest {
   format: typeof INDEX_FORMAT;
   version: number;
@@ -47,6 +64,8 @@ export interface IndexManifest {
   updatedAt: string;
   /** How many photos the last run skipped (see skipped.json). */
   skipped: number;
+  /** The similarity the vectors are searched with (absent in indexes made before similarities). */
+  similarity?: DerivedSpec;
 }
 
 export interface IndexData {
@@ -120,7 +139,8 @@ async function readVectors(path: string, floats: number): Promise<Float32Array |
   }
 }
 
-async function writeDurably(path: string, data: string | Uint8Array): Promise<void> {
+/** Writes a file whole or not at all: a temporary sibling, fsynced, then renamed into place. */
+export async function writeDurably(path: string, data: string | Uint8Array): Promise<void> {
   const tmp = `${path}.tmp`;
   const handle = await open(tmp, 'w');
   try {
@@ -147,6 +167,7 @@ export async function commitIndex(
   manifest: Omit<IndexManifest, 'generation' | 'vectorsFile' | 'itemsFile' | 'count' | 'format' | 'version'>,
   items: IndexItem[],
   vectors: Float32Array,
+  extraFiles: ExtraFile[] = [],
 ): Promise<IndexManifest> {
   const previous = await readManifest(dir);
   const generation = (previous?.generation ?? 0) + 1;
@@ -166,18 +187,29 @@ export async function commitIndex(
     new Uint8Array(vectors.buffer, vectors.byteOffset, vectors.byteLength),
   );
   await writeDurably(join(dir, next.itemsFile), JSON.stringify(items));
+  for (const extra of extraFiles) await writeDurably(join(dir, extra.name), extra.data);
   await writeDurably(manifestPath(dir), `${JSON.stringify(next, null, 2)}\n`);
   await syncDir(dir);
   await removeStale(dir, next);
   return next;
 }
 
+/** The data files an index writes: of the vectors, and of the similarity layer on top of them. */
+const DATA_FILE =
+  /^(vectors-\d+\.f32|items-\d+\.json|colours-[0-9a-f]{16}\.f32|similarity-[0-9a-f]{16}\.json|projection-[0-9a-f]{16}\.f32)(\.tmp)?$/;
+
 /** Removes data files of other generations and leftovers of interrupted writes. */
 export async function removeStale(dir: string, manifest: IndexManifest | undefined): Promise<void> {
-  const keep = new Set(['manifest.json', 'skipped.json', manifest?.vectorsFile, manifest?.itemsFile]);
+  const keep = new Set([
+    'manifest.json',
+    'skipped.json',
+    manifest?.vectorsFile,
+    manifest?.itemsFile,
+    ...(manifest?.similarity?.files ?? []),
+  ]);
   for (const name of await readdir(dir)) {
     if (keep.has(name)) continue;
-    if (/^(vectors-\d+\.f32|items-\d+\.json)(\.tmp)?$/.test(name) || /\.tmp$/.test(name)) {
+    if (DATA_FILE.test(name) || /\.tmp$/.test(name)) {
       await rm(join(dir, name), { force: true });
     }
   }

@@ -4,20 +4,30 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import pLimit from 'p-limit';
+import sharp from 'sharp';
 import {
   EMBEDDING_DIM,
   Embedder,
+  type EmbedderOptions,
   type EmbeddingSpec,
   type ImageInput,
   optionsForSpec,
 } from '../embeddings/embedder.js';
 import type { Device } from '../embeddings/runtime.js';
+import { colourOf, smallRgb } from '../images/colour.js';
+import { type ImageError, isImageError } from '../images/errors.js';
+import { findForeground } from '../images/foreground.js';
+import { hasPrep, prepareQuery } from '../images/query-prep.js';
 import { hashBytes } from '../index/catalogue.js';
 import { type HnswSearch, openHnsw } from '../index/hnsw.js';
 import { isPostgresUrl, redact } from '../index/postgres/connection.js';
 import { PgSearch } from '../index/postgres/pg-search.js';
 import { ExactSearch, type Hit, type SearchBackend } from '../index/search.js';
 import { type IndexItem, loadIndex } from '../index/store.js';
+import { type Prediction, Similarity } from '../similarity/composer.js';
+import type { FusionWeights, SimilarityKind } from '../similarity/model.js';
+import { openSimilarity, type SimilarityTuning } from '../similarity/open.js';
 import { FilterIndex, type Filters, hasFilters } from './filters.js';
 
 export interface Recommendation {
@@ -35,6 +45,8 @@ export interface Recommendation {
   imagePath: string;
   /** Other product ids listed with the very same photo. */
   alsoListedAs: string[];
+  /** Why it matched, where the learned similarity knows: "same colour", "same articleType: Tshirts". */
+  reasons: string[];
 }
 
 export interface QueryInfo {
@@ -42,6 +54,8 @@ export interface QueryInfo {
   recognisedAs?: string;
   /** Product ids kept out of the results because they are the query itself. */
   excluded: string[];
+  /** The learned similarity's guesses of the photo's labels, its kind first (photos not in the catalogue). */
+  predicted?: Prediction[];
 }
 
 export interface RecommendOptions {
@@ -56,6 +70,18 @@ export interface RecommendResult {
 
 export class UnknownProductError extends Error {}
 
+/** A query photo ready to embed: prepared, its mirror image (test-time flip) and its colours. */
+interface PreparedQuery {
+  input: ImageInput;
+  mirror?: ImageInput;
+  colour?: Float32Array;
+  /** On a plain light background, as catalogue photos are (else a shopper's photo). */
+  studio?: boolean;
+}
+
+/** Colour similarity (Bhattacharyya coefficient of the colour descriptors) from which colours are "the same". */
+const SAME_COLOUR = 0.8;
+
 export interface RecommenderOptions {
   device?: Device;
   /** `exact` (default for an index folder) or `hnsw` (default for PostgreSQL; an index folder needs its graph: `lookalike hnsw build`). */
@@ -66,6 +92,13 @@ export interface RecommenderOptions {
   efSearch?: number;
   /** Load the model now rather than on the first photo query. */
   eager?: boolean;
+  /**
+   * Which similarity to search with: the index's learned one (the default where it has one) or
+   * the original design's (visual vectors alone, query photos as they are).
+   */
+  similarity?: SimilarityKind;
+  /** Other fusion weights or query preparation than the learned model's own (for measuring levers). */
+  tuning?: SimilarityTuning;
 }
 
 export const SEARCH_MODES = ['exact', 'hnsw'] as const;
@@ -81,6 +114,9 @@ export interface CatalogueInfo {
   location: string;
   store: 'files' | 'postgres';
   search: SearchMode;
+  /** The similarity searched with, and the weights of its fused score. */
+  similarity: SimilarityKind;
+  weights: FusionWeights;
   updatedAt: string;
   /** Index folders: the generation of the files and the photos the last run skipped. */
   generation?: number;
@@ -183,6 +219,7 @@ export class Recommender {
     readonly items: IndexItem[],
     makeSource: (r: Recommender) => NeighbourSource,
     private readonly options: RecommenderOptions,
+    readonly similarity: Similarity,
   ) {
     items.forEach((item, row) => {
       this.rowById.set(item.id, row);
@@ -198,6 +235,11 @@ export class Recommender {
   static async open(location: string, options: RecommenderOptions = {}): Promise<Recommender> {
     let r: Recommender;
     if (isPostgresUrl(location)) {
+      if (options.similarity === 'learned') {
+        throw new Error(
+          'the learned similarity needs an index folder; a PostgreSQL store is searched with the original one',
+        );
+      }
       const search = options.search ?? 'hnsw';
       const pg = await PgSearch.open(location, { mode: search, efSearch: options.efSearch });
       const items = await pg.items();
@@ -209,23 +251,50 @@ export class Recommender {
         location: redact(location),
         store: 'postgres',
         search,
+        similarity: 'original',
+        weights: { visual: 1, learned: 0, labels: 0, colour: 0 },
         updatedAt: pg.manifest.updatedAt,
       };
-      r = new Recommender(info, items, (self) => new PostgresSource(pg, items, self.rowById), options);
+      r = new Recommender(
+        info,
+        items,
+        (self) => new PostgresSource(pg, items, self.rowById),
+        options,
+        Similarity.original(pg.manifest.spec.dim),
+      );
     } else {
       const search = options.search ?? 'exact';
       const data = await loadIndex(location);
-      const exact = new ExactSearch(data.vectors, data.manifest.dim, options.exactBackend);
+      const { similarity, vectors } = await openSimilarity(
+        location,
+        data,
+        options.similarity,
+        options.tuning,
+      );
+      const exact = new ExactSearch(vectors, similarity.dim, options.exactBackend);
       const hnsw =
         search === 'hnsw'
-          ? await openHnsw(location, { vectors: exact.vectors, expansionSearch: options.efSearch })
+          ? await openHnsw(location, {
+              vectors: exact.vectors,
+              expansionSearch: options.efSearch,
+              similarity: {
+                name: similarity.learned ? similarity.learned.file.id : 'original',
+                dim: similarity.dim,
+              },
+            })
           : undefined;
-      const { spec, dim, count, imagesDir, updatedAt, generation, skipped } = data.manifest;
+      const { spec, count, imagesDir, updatedAt, generation, skipped } = data.manifest;
       const info: CatalogueInfo = {
-        ...{ spec, dim, count, imagesDir, updatedAt, generation, skipped },
-        ...{ location, store: 'files', search },
+        ...{ spec, dim: similarity.dim, count, imagesDir, updatedAt, generation, skipped },
+        ...{ location, store: 'files', search, similarity: similarity.kind, weights: similarity.weights },
       };
-      r = new Recommender(info, data.items, (self) => new FileSource(exact, self.filters, hnsw), options);
+      r = new Recommender(
+        info,
+        data.items,
+        (self) => new FileSource(exact, self.filters, hnsw),
+        options,
+        similarity,
+      );
     }
     if (options.eager) await r.getEmbedder();
     return r;
@@ -267,15 +336,141 @@ export class Recommender {
           recognisedAs: this.items[first]?.id,
           excluded: group.map((r) => (this.items[r] as IndexItem).id),
         },
-        results: await this.nearest(await this.source.vector(first), options, new Set(group)),
+        results: await this.nearest(
+          await this.source.vector(first),
+          options,
+          new Set(group),
+          this.kindOf(first),
+        ),
       };
     }
-    const embedder = await this.getEmbedder();
-    const [vector] = await embedder.embed([image]);
+    const { vector, predicted } = await this.photoQuery(image, bytes);
+    // A confident guess of the photo's kind explains results of that kind.
+    const guess = predicted?.[0];
+    const kind = guess && guess.probability >= 0.5 ? guess.value : undefined;
     return {
-      query: { excluded: [] },
-      results: await this.nearest(vector as Float32Array, options, new Set()),
+      query: { excluded: [], ...(predicted ? { predicted } : {}) },
+      results: await this.nearest(vector, options, new Set(), kind),
     };
+  }
+
+  /** The value of the learned similarity's classifier column for a product. */
+  private kindOf(row: number): string | undefined {
+    const column = this.similarity.kindColumn;
+    return column ? this.items[row]?.metadata[column] : undefined;
+  }
+
+  /**
+   * The search vector of a photo that is not in the catalogue: prepared as the similarity says
+   * (found, cropped, brought to the catalogue's resolution), embedded, and fused with its colour.
+   */
+  async queryVector(image: ImageInput, bytes?: Buffer): Promise<Float32Array> {
+    return (await this.photoQuery(image, bytes)).vector;
+  }
+
+  private async photoQuery(
+    image: ImageInput,
+    bytes?: Buffer,
+  ): Promise<{ vector: Float32Array; predicted?: QueryInfo['predicted'] }> {
+    const embedder = await this.getEmbedder();
+    if (!this.similarity.learned) return { vector: (await embedder.embed([image]))[0] as Float32Array };
+    const prepared = await this.prepare([{ image, bytes }]);
+    const [visual] = await this.embedPrepared(embedder, prepared);
+    if (!visual || isImageError(visual)) throw visual;
+    return {
+      vector: this.similarity.compose(visual, prepared[0]?.colour, prepared[0]?.studio ?? true),
+      predicted: this.similarity.predict(visual),
+    };
+  }
+
+  /**
+   * Search vectors of many photos (for evaluation), in batches with an embedder of their own; a
+   * photo that cannot be read gives its ImageError in its place.
+   */
+  async queryVectors(
+    paths: string[],
+    embedderOptions: Pick<EmbedderOptions, 'device' | 'batchSize' | 'threads'> = {},
+    onProgress?: (done: number, total: number) => void,
+  ): Promise<(Float32Array | ImageError)[]> {
+    const embedder = await Embedder.create({ ...embedderOptions, ...optionsForSpec(this.manifest.spec) });
+    try {
+      const out: (Float32Array | ImageError)[] = [];
+      const chunk = 64;
+      onProgress?.(0, paths.length);
+      for (let start = 0; start < paths.length; start += chunk) {
+        const part = paths.slice(start, start + chunk);
+        const prepared = this.similarity.learned
+          ? await this.prepare(
+              await Promise.all(
+                part.map(async (image) => ({ image, bytes: await readFile(image).catch(() => undefined) })),
+              ),
+            )
+          : part.map((image): PreparedQuery => ({ input: image }));
+        const vectors = await this.embedPrepared(embedder, prepared);
+        vectors.forEach((v, i) => {
+          out.push(
+            isImageError(v)
+              ? v
+              : this.similarity.compose(v, prepared[i]?.colour, prepared[i]?.studio ?? true),
+          );
+        });
+        onProgress?.(out.length, paths.length);
+      }
+      return out;
+    } finally {
+      await embedder.close();
+    }
+  }
+
+  /** Embeds prepared photos; with a mirror image, the two vectors are averaged (test-time flip). */
+  private async embedPrepared(
+    embedder: Embedder,
+    prepared: PreparedQuery[],
+  ): Promise<(Float32Array | ImageError)[]> {
+    const inputs = prepared.flatMap((p) => (p.mirror ? [p.input, p.mirror] : [p.input]));
+    const vectors = await embedder.embedEach(inputs);
+    let at = 0;
+    return prepared.map((p) => {
+      const v = vectors[at++] as Float32Array | ImageError;
+      if (!p.mirror) return v;
+      const m = vectors[at++] as Float32Array | ImageError;
+      if (isImageError(v) || isImageError(m)) return v;
+      const sum = v.map((x, i) => x + (m[i] as number));
+      const norm = Math.sqrt(sum.reduce((s, x) => s + x * x, 0)) || 1;
+      return sum.map((x) => x / norm);
+    });
+  }
+
+  /** Query photos as the learned similarity prepares them, with their colour descriptors. */
+  private async prepare(queries: { image: ImageInput; bytes?: Buffer }[]): Promise<PreparedQuery[]> {
+    const prep = this.similarity.queryPrep;
+    const limit = pLimit(4);
+    return Promise.all(
+      queries.map(({ image, bytes }) =>
+        limit(async () => {
+          const label = typeof image === 'string' ? image : image.label;
+          const data = bytes ?? (typeof image === 'string' ? undefined : image.data);
+          if (!data) return { input: image };
+          // Unreadable photos go to the embedder as they are: it names the fault.
+          const prepared = hasPrep(prep) ? await prepareQuery(data, prep).catch(() => undefined) : data;
+          if (!prepared) return { input: image };
+          const small = await smallRgb(data).catch(() => undefined);
+          const studio = small ? findForeground(small).studio : true;
+          const colour = await smallRgb(prepared).then(colourOf, () => undefined);
+          const mirror = prep.flip
+            ? await sharp(prepared)
+                .flop()
+                .png()
+                .toBuffer()
+                .then(
+                  (data) => ({ data, label }),
+                  () => undefined,
+                )
+            : undefined;
+          return { input: { data: prepared, label }, colour, studio, ...(mirror ? { mirror } : {}) };
+        }),
+      ),
+    );
   }
 
   /** "More like this": recommendations for a catalogue product. */
@@ -285,7 +480,7 @@ export class Recommender {
     const group = this.rowsByHash.get((this.items[row] as IndexItem).hash) ?? [row];
     return {
       query: { recognisedAs: id, excluded: group.map((r) => (this.items[r] as IndexItem).id) },
-      results: await this.nearest(await this.source.vector(row), options, new Set(group)),
+      results: await this.nearest(await this.source.vector(row), options, new Set(group), this.kindOf(row)),
     };
   }
 
@@ -294,6 +489,7 @@ export class Recommender {
     vector: Float32Array,
     options: RecommendOptions,
     exclude: ReadonlySet<number>,
+    kind?: string,
   ): Promise<Recommendation[]> {
     const k = Math.max(1, options.k ?? 5);
     if (hasFilters(options.where)) this.filters.check(options.where);
@@ -307,12 +503,30 @@ export class Recommender {
         if (seen.has(hash)) continue;
         seen.add(hash);
         out.push(this.describe(hit.row, hit.score));
-        if (out.length === k) return out;
+        if (out.length === k) return this.explain(out, vector, kind);
       }
       // Fewer hits than asked for: nothing more to find.
-      if (hits.length < want || want >= this.items.length) return out;
+      if (hits.length < want || want >= this.items.length) return this.explain(out, vector, kind);
       want *= 4;
     }
+  }
+
+  /** Adds why each result matched: the same colour (colour similarity), the same kind. */
+  private async explain(
+    results: Recommendation[],
+    query: Float32Array,
+    kind: string | undefined,
+  ): Promise<Recommendation[]> {
+    const column = this.similarity.kindColumn;
+    if (!this.similarity.learned || !column) return results;
+    for (const r of results) {
+      const row = this.rowById.get(r.id) as number;
+      if (this.similarity.colourSimilarity(query, await this.source.vector(row)) >= SAME_COLOUR) {
+        r.reasons.push('same colour');
+      }
+      if (kind && r.metadata[column] === kind) r.reasons.push(`same ${column}: ${kind}`);
+    }
+    return results;
   }
 
   private describe(row: number, score: number): Recommendation {
@@ -331,6 +545,7 @@ export class Recommender {
       metadata: m,
       imagePath: this.imagePath(item),
       alsoListedAs: group.filter((r) => r !== row).map((r) => (this.items[r] as IndexItem).id),
+      reasons: [],
     };
   }
 

@@ -13,6 +13,9 @@ export function resultsAsText(title: string, result: RecommendResult): string {
       `(the query is catalogue product ${result.query.excluded.join(', ')}: left out of the results)`,
     );
   }
+  const p = result.query.predicted?.[0];
+  if (p)
+    lines.push(`(the photo looks like ${p.column} ${p.value}, ${Math.round(p.probability * 100)}% sure)`);
   if (result.results.length === 0) lines.push('No matching products.');
   else {
     lines.push(
@@ -20,7 +23,7 @@ export function resultsAsText(title: string, result: RecommendResult): string {
     );
     result.results.forEach((r, i) => {
       lines.push(
-        `${String(i + 1).padStart(3)}  ${r.score.toFixed(3)}  ${cell(r.id, 8)} ${cell(r.name, 42)} ${cell(r.articleType, 16)} ${cell(r.baseColour, 12)} ${r.imagePath}`,
+        `${String(i + 1).padStart(3)}  ${r.score.toFixed(3)}  ${cell(r.id, 8)} ${cell(r.name, 42)} ${cell(r.articleType, 16)} ${cell(r.baseColour, 12)} ${r.imagePath}${r.reasons.length > 0 ? `  (${r.reasons.join(', ')})` : ''}`,
       );
     });
   }
@@ -39,6 +42,7 @@ export function recommendationJson(r: Recommendation) {
     baseColour: r.baseColour,
     image: r.imagePath,
     alsoListedAs: r.alsoListedAs,
+    reasons: r.reasons,
   };
 }
 

@@ -6,6 +6,7 @@ import { registerEmbed } from './commands/embed.js';
 import { registerEval } from './commands/eval.js';
 import { registerHnsw } from './commands/hnsw.js';
 import { registerIndex } from './commands/index.js';
+import { registerLearn } from './commands/learn.js';
 import { registerRecommend } from './commands/recommend.js';
 import { registerServe } from './commands/serve.js';
 import { registerSetup } from './commands/setup.js';
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
   registerEmbed(program);
   registerClassify(program);
   registerIndex(program);
+  registerLearn(program);
   registerHnsw(program);
   registerRecommend(program);
   registerEval(program);

@@ -3,7 +3,9 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { EmbedderOptions } from '../../embeddings/embedder.js';
 import { DEVICES, type Device } from '../../embeddings/runtime.js';
 import { POOLINGS, type Pooling, RESIZE_POLICIES, type ResizePolicy } from '../../embeddings/spec.js';
+import type { QueryPrep } from '../../images/query-prep.js';
 import { SEARCH_MODES } from '../../recommend/recommender.js';
+import { type FusionWeights, SIMILARITIES } from '../../similarity/model.js';
 
 export interface EmbeddingFlags {
   pooling?: Pooling;
@@ -62,9 +64,15 @@ export function embedderOptions(flags: EmbeddingFlags): EmbedderOptions {
   };
 }
 
-/** Adds --search exact|hnsw and --ef for commands that query an index or a PostgreSQL store. */
+/** Adds --search exact|hnsw, --ef and --similarity for commands that query an index or a store. */
 export function addSearchOptions(cmd: Command): Command {
   return cmd
+    .addOption(
+      new Option(
+        '--similarity <kind>',
+        "learned (fused visual, learned and colour similarity, with shopper-photo preparation) or original (the original design's visual similarity alone); default: the index's own",
+      ).choices(SIMILARITIES),
+    )
     .addOption(
       new Option(
         '--search <mode>',
@@ -79,3 +87,43 @@ export function addSearchOptions(cmd: Command): Command {
 }
 
 export const LOCATION_HELP = 'an index folder, or a PostgreSQL + pgvector store as a postgres:// URL';
+
+/** "visual=0.3,learned=0.2,labels=0.3,colour=0.2" → weights summing to 1. */
+export function parseWeights(value: string): FusionWeights {
+  const w: FusionWeights = { visual: 0, learned: 0, labels: 0, colour: 0 };
+  for (const part of value.split(',')) {
+    const [name, v] = part.split('=');
+    const n = Number(v);
+    if (!name || !(name in w) || !Number.isFinite(n) || n < 0) {
+      throw new InvalidArgumentError(
+        `"${part}": expected visual=, learned= or colour= with a weight of 0 or more`,
+      );
+    }
+    w[name as keyof FusionWeights] = n;
+  }
+  const total = w.visual + w.learned + w.labels + w.colour;
+  if (total <= 0) throw new InvalidArgumentError('the weights must not all be 0');
+  return {
+    visual: w.visual / total,
+    learned: w.learned / total,
+    labels: w.labels / total,
+    colour: w.colour / total,
+  };
+}
+
+/** "crop,whiten,match=60x80" or "none" → query preparation. */
+export function parseQueryPrep(value: string): QueryPrep {
+  const prep: QueryPrep = {};
+  if (value === 'none') return prep;
+  for (const part of value.split(',')) {
+    const [name, arg] = part.split('=');
+    if (name === 'crop') prep.crop = true;
+    else if (name === 'whiten') prep.whiten = true;
+    else if (name === 'flip') prep.flip = true;
+    else if (name === 'match' && arg && /^\d+x\d+$/.test(arg)) {
+      const [width, height] = arg.split('x').map(Number) as [number, number];
+      prep.match = { width, height };
+    } else throw new InvalidArgumentError(`"${part}": expected crop, whiten, flip, match=<w>x<h> or none`);
+  }
+  return prep;
+}

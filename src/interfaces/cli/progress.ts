@@ -35,3 +35,21 @@ export function progressBar(unit: string): Progress {
     },
   };
 }
+
+/** One progress bar per stage, stopped when the next stage starts. */
+export function stagedProgress() {
+  let current: { stage: string; bar: Progress } | undefined;
+  return {
+    update(stage: string, unit: string, done: number, total: number) {
+      if (current?.stage !== stage) {
+        current?.bar.stop();
+        current = { stage, bar: progressBar(unit) };
+      }
+      current.bar.update(done, total);
+    },
+    stop() {
+      current?.bar.stop();
+      current = undefined;
+    },
+  };
+}

@@ -37,8 +37,10 @@ export interface ApiProduct {
 }
 
 export interface ApiRecommendation extends ApiProduct {
-  /** Cosine similarity to the query: 1 = identical. */
+  /** Similarity to the query: 1 = identical. */
   score: number;
+  /** Why it matched, where known. */
+  reasons: string[];
 }
 
 export interface ApiResults {
@@ -47,6 +49,8 @@ export interface ApiResults {
     recognisedAs?: string;
     /** Product ids kept out of the results because they are the query itself. */
     excluded: string[];
+    /** The learned similarity's guess of an uploaded photo's kind. */
+    predicted?: { column: string; value: string; probability: number }[];
   };
   /** Best first. */
   results: ApiRecommendation[];
@@ -69,6 +73,7 @@ export interface ApiHealth {
     skipped?: number;
     store: 'files' | 'postgres';
     search: 'exact' | 'hnsw';
+    similarity: 'learned' | 'original';
   };
   spec: { model: string; pooling: string; resize: string; channelOrder: string; dim: number };
   model: { device: string };

@@ -23,12 +23,16 @@ export function productJson(r: Recommendation): ApiProduct {
 }
 
 export function recommendationJson(r: Recommendation): ApiRecommendation {
-  return { ...productJson(r), score: Number(r.score.toFixed(6)) };
+  return { ...productJson(r), score: Number(r.score.toFixed(6)), reasons: r.reasons };
 }
 
 export function resultsJson(result: RecommendResult): ApiResults {
   return {
-    query: { recognisedAs: result.query.recognisedAs, excluded: result.query.excluded },
+    query: {
+      recognisedAs: result.query.recognisedAs,
+      excluded: result.query.excluded,
+      ...(result.query.predicted ? { predicted: result.query.predicted } : {}),
+    },
     results: result.results.map(recommendationJson),
   };
 }

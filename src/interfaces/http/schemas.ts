@@ -38,10 +38,19 @@ export const RecommendationSchema = {
   $id: 'Recommendation',
   type: 'object',
   description: 'A recommended product and its similarity to the query.',
-  required: ['id', 'score', 'imageUrl', 'alsoListedAs'],
+  required: ['id', 'score', 'imageUrl', 'alsoListedAs', 'reasons'],
   properties: {
     ...productProperties,
-    score: { type: 'number', description: 'Cosine similarity to the query, 1 = identical.' },
+    score: {
+      type: 'number',
+      description:
+        'Similarity to the query, 1 = identical: cosine of the visual vectors (original similarity), or the fused visual, learned and colour score (learned similarity).',
+    },
+    reasons: {
+      type: 'array',
+      items: text,
+      description: 'Why it matched, where known: "same colour", "same articleType: Tshirts".',
+    },
   },
 } as const;
 
@@ -62,6 +71,16 @@ export const ResultsSchema = {
           type: 'array',
           items: text,
           description: 'Products left out of the results because they are the query itself.',
+        },
+        predicted: {
+          type: 'array',
+          description:
+            "The learned similarity's guesses of an uploaded photo's labels (its kind of product first), one per label column.",
+          items: {
+            type: 'object',
+            required: ['column', 'value', 'probability'],
+            properties: { column: text, value: text, probability: { type: 'number' } },
+          },
         },
       },
     },
@@ -123,6 +142,11 @@ export const HealthSchema = {
         },
         store: { type: 'string', enum: ['files', 'postgres'] },
         search: { type: 'string', enum: ['exact', 'hnsw'] },
+        similarity: {
+          type: 'string',
+          enum: ['learned', 'original'],
+          description: 'learned: visual, learned, label and colour similarity fused; original: visual alone.',
+        },
       },
     },
     spec: {

@@ -2,6 +2,7 @@
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Device } from '../../embeddings/runtime.js';
 import { Recommender, type SearchMode } from '../../recommend/recommender.js';
+import type { SimilarityKind } from '../../similarity/model.js';
 import { type AppOptions, buildApp } from './app.js';
 
 export interface ServerOptions extends Omit<AppOptions, 'recommender' | 'logger'> {
@@ -13,6 +14,7 @@ export interface ServerOptions extends Omit<AppOptions, 'recommender' | 'logger'
   /** Exact or HNSW search (default: the store's own default). */
   search?: SearchMode;
   efSearch?: number;
+  similarity?: SimilarityKind;
   logger?: FastifyBaseLogger;
 }
 
@@ -31,8 +33,8 @@ function urlFor(host: string, port: number): string {
 }
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
-  const { indexDir, host, port, device, search, efSearch, ...appOptions } = options;
-  const recommender = await Recommender.open(indexDir, { eager: true, device, search, efSearch });
+  const { indexDir, host, port, device, search, efSearch, similarity, ...appOptions } = options;
+  const recommender = await Recommender.open(indexDir, { eager: true, device, search, efSearch, similarity });
   const app = await buildApp({ ...appOptions, recommender }).catch(async (err: unknown) => {
     await recommender.close();
     throw err;

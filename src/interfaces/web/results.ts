@@ -56,6 +56,9 @@ function card(r: ApiRecommendation, rank: number, onMore: (p: ApiRecommendation)
         h('h3', { class: 'card-name', text: name, attrs: { id: nameId, title: name } }),
         h('p', { class: 'card-category', text: categoryLine(r), attrs: { title: categoryLine(r) } }),
         colourLine(r),
+        r.reasons.length > 0
+          ? h('p', { class: 'card-why', text: `Why: ${r.reasons.join(', ')}` })
+          : undefined,
         h(
           'p',
           { class: 'card-score' },

@@ -11,15 +11,22 @@ import { DEFAULT_MAX_QUERIES, evaluate } from '../../../evaluation/evaluate.js';
 import { metricsText, sweepTable } from '../../../evaluation/format.js';
 import { writeReport } from '../../../evaluation/report.js';
 import { defaultWorkDir, parseConfigs, runSweep, SWEEP_CONFIGS } from '../../../evaluation/sweep.js';
+import type { QueryPrep } from '../../../images/query-prep.js';
 import { isPostgresUrl } from '../../../index/postgres/connection.js';
 import { log } from '../../../log.js';
+import { type FusionWeights, SIMILARITIES, type SimilarityKind } from '../../../similarity/model.js';
 import { EXIT_PARTIAL } from '../exit.js';
-import { positiveInt } from '../options.js';
-import { type Progress, progressBar } from '../progress.js';
+import { parseQueryPrep, parseWeights, positiveInt } from '../options.js';
+import { stagedProgress } from '../progress.js';
 
 interface Flags {
   index: string;
   queries?: string;
+  street?: string;
+  similarity?: SimilarityKind;
+  weights?: FusionWeights;
+  shopperWeights?: FusionWeights;
+  queryPrep?: QueryPrep;
   maxQueries: number;
   seed: number;
   report: string | boolean;
@@ -45,25 +52,11 @@ function nonNegativeInt(name: string) {
   };
 }
 
-/** One progress bar per stage, stopped when the next stage starts. */
-function stagedProgress() {
-  let current: { stage: string; bar: Progress } | undefined;
-  return {
-    update(stage: string, unit: string, done: number, total: number) {
-      if (current?.stage !== stage) {
-        current?.bar.stop();
-        current = { stage, bar: progressBar(unit) };
-      }
-      current.bar.update(done, total);
-    },
-    stop() {
-      current?.bar.stop();
-      current = undefined;
-    },
-  };
-}
-
-const UNITS: Record<string, string> = { 'leave-one-out': 'queries', embedding: 'query photos' };
+const UNITS: Record<string, string> = {
+  'leave-one-out': 'queries',
+  embedding: 'query photos',
+  street: 'street photos',
+};
 
 async function evalIndex(flags: Flags): Promise<void> {
   const progress = stagedProgress();
@@ -71,6 +64,9 @@ async function evalIndex(flags: Flags): Promise<void> {
   const ev = await evaluate({
     indexDir: flags.index,
     queriesDir: flags.queries,
+    streetDir: flags.street,
+    similarity: flags.similarity,
+    tuning: { weights: flags.weights, shopperWeights: flags.shopperWeights, query: flags.queryPrep },
     maxQueries: flags.maxQueries,
     seed: flags.seed,
     embedder,
@@ -136,7 +132,7 @@ async function sweep(flags: Flags): Promise<void> {
       evalProgress: (stage, done, total) => progress.update(stage, UNITS[stage] ?? '', done, total),
       configDone: (i, total, c, summary, reused) => {
         progress.stop();
-        const p = summary.leaveOneOut.precision.articleType.value;
+        const p = summary.leaveOneOut.precisionAll.articleType.value;
         log.info(
           `config ${i}/${total}: ${c.name} ${reused ? 'evaluated earlier (kept)' : 'evaluated'}: articleType P@5 ${p?.toFixed(3) ?? '–'}`,
         );
@@ -172,6 +168,30 @@ export function registerEval(program: Command): void {
     .option(
       '--queries <dir>',
       'photos of catalogue products named <product-id>.<ext> (e.g. fashion-224/images)',
+    )
+    .option(
+      '--street <dir>',
+      "shoppers' photos with class labels (images/, labels.csv, label-to-articletypes.json; e.g. street-dev)",
+    )
+    .addOption(
+      new Option('--similarity <kind>', "the similarity to evaluate (default: the index's own)").choices(
+        SIMILARITIES,
+      ),
+    )
+    .option(
+      '--weights <visual=,learned=,labels=,colour=>',
+      "with the learned similarity: fusion weights to measure instead of the model's own",
+      parseWeights,
+    )
+    .option(
+      '--shopper-weights <visual=,learned=,labels=,colour=>',
+      "with the learned similarity: fusion weights for shoppers' photos to measure instead of the model's own",
+      parseWeights,
+    )
+    .option(
+      '--query-prep <steps>',
+      "with the learned similarity: query preparation to measure instead of the model's own (crop, whiten, match=<w>x<h>, flip, or none)",
+      parseQueryPrep,
     )
     .option(
       '--max-queries <n>',

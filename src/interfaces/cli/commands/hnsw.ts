@@ -2,6 +2,7 @@
 import { type Command, Option } from 'commander';
 import { defaultIndexDir } from '../../../config.js';
 import { buildHnsw, HNSW_DEFAULTS, HNSW_DTYPES, type HnswDtype } from '../../../index/hnsw.js';
+import { searchVectors } from '../../../similarity/open.js';
 import { positiveInt } from '../options.js';
 import { progressBar } from '../progress.js';
 
@@ -47,6 +48,7 @@ export function registerHnsw(program: Command): void {
     .action(async (flags: Flags) => {
       const progress = progressBar('vectors');
       const info = await buildHnsw(flags.index, {
+        search: await searchVectors(flags.index),
         dtype: flags.dtype,
         connectivity: flags.connectivity,
         expansionAdd: flags.expansionAdd,

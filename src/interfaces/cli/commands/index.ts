@@ -3,14 +3,16 @@ import { join } from 'node:path';
 import { type Command, Option } from 'commander';
 import { defaultIndexDir } from '../../../config.js';
 import { optionsForSpec } from '../../../embeddings/embedder.js';
-import { buildIndex } from '../../../index/builder.js';
 import { buildHnsw, HNSW_DTYPES, type HnswDtype, openHnsw } from '../../../index/hnsw.js';
 import { isPostgresUrl, redact } from '../../../index/postgres/connection.js';
 import { buildPgIndex } from '../../../index/postgres/indexer.js';
 import { readManifest } from '../../../index/store.js';
 import { log } from '../../../log.js';
 import { Recommender } from '../../../recommend/recommender.js';
+import { SIMILARITIES, type SimilarityKind } from '../../../similarity/model.js';
+import { searchVectors } from '../../../similarity/open.js';
 import { EXIT_PARTIAL } from '../exit.js';
+import { runFolderIndex } from '../folder-index.js';
 import {
   addEmbeddingOptions,
   type EmbeddingFlags,
@@ -27,6 +29,8 @@ interface Flags extends EmbeddingFlags {
   out: string;
   rebuild?: boolean;
   checkpointEvery: number;
+  similarity?: SimilarityKind;
+  relearn?: boolean;
 }
 
 /** One worker of a distributed indexing run: the same command on any number of machines shares the work. */
@@ -84,6 +88,13 @@ export function registerIndex(program: Command): void {
       .option('--rebuild', 'ignore the existing index and embed everything again')
       .addOption(
         new Option(
+          '--similarity <kind>',
+          "learned: learn a similarity from the catalogue's labels and fuse it with colour (default for a new index); original: the original design's visual similarity",
+        ).choices(SIMILARITIES),
+      )
+      .option('--relearn', 'learn the similarity again from the current catalogue (as lookalike learn)')
+      .addOption(
+        new Option(
           '--hnsw <dtype>',
           'also build (or refresh) the HNSW graph for approximate search, stored as f16 or i8',
         ).choices(HNSW_DTYPES),
@@ -97,6 +108,11 @@ export function registerIndex(program: Command): void {
   ).action(async (imagesDir: string, flags: Flags) => {
     const location = flags.store ?? flags.out;
     if (isPostgresUrl(location)) {
+      if (flags.similarity === 'learned' || flags.relearn) {
+        throw new Error(
+          'the learned similarity needs an index folder (--out <dir>); a PostgreSQL store is searched with the original similarity',
+        );
+      }
       await indexIntoPostgres(imagesDir, location, flags);
       return;
     }
@@ -109,36 +125,36 @@ export function registerIndex(program: Command): void {
       resize: flags.resize ?? fromIndex.resize,
       seedCompat: flags.seedCompat ?? fromIndex.seedCompat,
     });
-    const progress = progressBar('photos');
-    const result = await buildIndex({
+    const result = await runFolderIndex({
       imagesDir,
       outDir: flags.out,
       metadataPath: flags.metadata,
       embedder: options,
       rebuild: flags.rebuild,
       checkpointEvery: flags.checkpointEvery,
-      onPlan: (p) =>
-        log.info(
-          `${p.total} photos: ${p.toEmbed} to embed, ${p.reused} already embedded, ${p.removed} gone from the folder`,
-        ),
-      onProgress: (done, total) => progress.update(done, total),
+      similarity: flags.similarity,
+      relearn: flags.relearn,
+      verbosePlan: true,
     });
-    progress.stop();
     for (const s of result.skipped) log.warn({ file: s.file, code: s.code }, `skipped: ${s.reason}`);
     const m = result.manifest;
     process.stdout.write(
       `${result.committed ? 'Indexed' : 'Up to date:'} ${m.count} products in ${flags.out} ` +
-        `(${m.spec.pooling} pooling, ${m.spec.resize}, ${m.spec.channelOrder}): ` +
+        `(${m.spec.pooling} pooling, ${m.spec.resize}, ${m.spec.channelOrder}, ${m.similarity?.kind ?? 'original'} similarity): ` +
         `${result.embedded} embedded, ${result.reused} reused, ${result.removed} removed, ` +
         `${result.skipped.length} skipped, in ${result.seconds.toFixed(1)} s\n`,
     );
     if (flags.hnsw) {
-      const fresh = await openHnsw(flags.out, { dtype: flags.hnsw }).then(
+      const search = await searchVectors(flags.out);
+      const fresh = await openHnsw(flags.out, {
+        dtype: flags.hnsw,
+        similarity: { name: search.similarity, dim: search.dim },
+      }).then(
         () => true,
         () => false,
       );
       if (!fresh) {
-        const graph = await buildHnsw(flags.out, { dtype: flags.hnsw });
+        const graph = await buildHnsw(flags.out, { dtype: flags.hnsw, search });
         process.stdout.write(`Built the ${graph.dtype} HNSW graph in ${graph.buildSeconds.toFixed(1)} s\n`);
       }
     }

@@ -5,11 +5,13 @@ import { defaultIndexDir } from '../../../config.js';
 import { DEVICES, type Device } from '../../../embeddings/runtime.js';
 import { parseWhere } from '../../../recommend/filters.js';
 import { Recommender, type SearchMode } from '../../../recommend/recommender.js';
+import type { SimilarityKind } from '../../../similarity/model.js';
 import { resultsAsJson, resultsAsText } from '../format.js';
 import { addSearchOptions, LOCATION_HELP, positiveInt } from '../options.js';
 
 interface Flags {
   search?: SearchMode;
+  similarity?: SimilarityKind;
   ef?: number;
   store?: string;
   k: number;
@@ -24,6 +26,7 @@ function open(flags: Flags): Promise<Recommender> {
     device: flags.device,
     search: flags.search,
     efSearch: flags.ef,
+    similarity: flags.similarity,
   });
 }
 

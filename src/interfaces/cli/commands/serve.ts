@@ -3,14 +3,15 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import { defaultIndexDir } from '../../../config.js';
 import { optionsForSpec } from '../../../embeddings/embedder.js';
 import { DEVICES, type Device } from '../../../embeddings/runtime.js';
-import { buildIndex } from '../../../index/builder.js';
 import { isPostgresUrl, redact } from '../../../index/postgres/connection.js';
 import { buildPgIndex } from '../../../index/postgres/indexer.js';
 import { readManifest } from '../../../index/store.js';
 import { log } from '../../../log.js';
 import type { SearchMode } from '../../../recommend/recommender.js';
+import type { SimilarityKind } from '../../../similarity/model.js';
 import { startServer } from '../../http/server.js';
 import { DEFAULT_UPLOAD_LIMITS } from '../../http/upload-limiter.js';
+import { runFolderIndex } from '../folder-index.js';
 import { addSearchOptions, LOCATION_HELP, positiveInt } from '../options.js';
 import { progressBar } from '../progress.js';
 
@@ -21,6 +22,7 @@ interface Flags {
   metadata?: string;
   search?: SearchMode;
   ef?: number;
+  similarity?: SimilarityKind;
   port: number;
   host: string;
   device: Device;
@@ -56,27 +58,22 @@ async function updateIndex(
   location: string,
   metadataPath: string | undefined,
 ): Promise<void> {
-  const progress = progressBar('photos');
-  const onProgress = (done: number, total: number) => progress.update(done, total);
   if (isPostgresUrl(location)) {
+    const progress = progressBar('photos');
+    const onProgress = (done: number, total: number) => progress.update(done, total);
     await buildPgIndex({ url: location, imagesDir, metadataPath, onProgress });
+    progress.stop();
   } else {
     const manifest = await readManifest(location);
-    const result = await buildIndex({
+    const result = await runFolderIndex({
       imagesDir,
       outDir: location,
       metadataPath,
       embedder: manifest ? optionsForSpec(manifest.spec) : {},
-      onPlan: (p) => {
-        if (p.toEmbed > 0)
-          log.info(`indexing ${imagesDir}: ${p.toEmbed} of ${p.total} photos to embed (once)`);
-      },
-      onProgress,
     });
     if (result.skipped.length > 0)
       log.warn(`${result.skipped.length} photos could not be read (see ${location}/skipped.json)`);
   }
-  progress.stop();
 }
 
 export function registerServe(program: Command): void {
@@ -109,6 +106,7 @@ export function registerServe(program: Command): void {
       indexDir: location,
       search: flags.search,
       efSearch: flags.ef,
+      similarity: flags.similarity,
       host: flags.host,
       port: flags.port,
       device: flags.device,

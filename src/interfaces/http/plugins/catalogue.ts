@@ -56,6 +56,7 @@ export const catalogueRoutes: FastifyPluginAsync<CatalogueRoutesOptions> = async
           skipped: manifest.skipped,
           store: manifest.store,
           search: manifest.search,
+          similarity: manifest.similarity,
         },
         spec: {
           model: manifest.spec.model,

@@ -1,0 +1,141 @@
+/**
+ * The quality levers, one evaluation each, on the same index and the same queries: the original
+ * design, then each lever of the learned similarity alone and in combination. Prints the README's
+ * table (markdown) and writes every summary as JSON.
+ *
+ *   npm run bench:levers [-- --index <dir> --queries <dir> --street <dir> --max-queries 1000 --only a,b]
+ *
+ * The index needs a learned similarity (lookalike index, or lookalike learn). Every figure is on
+ * held-out products (leave-one-out, fashion-224) or on the street-dev report part, as eval prints.
+ */
+import { writeFile } from 'node:fs/promises';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { datasetsDir, defaultIndexDir } from '../src/config.js';
+import { type EvalSummary, evaluate } from '../src/evaluation/evaluate.js';
+import type { QueryPrep } from '../src/images/query-prep.js';
+import { readManifest } from '../src/index/store.js';
+import { recordedSimilarity } from '../src/similarity/derive.js';
+import type { FusionWeights, SimilarityKind } from '../src/similarity/model.js';
+import { readSimilarity } from '../src/similarity/model.js';
+
+const { values } = parseArgs({
+  options: {
+    index: { type: 'string', default: defaultIndexDir },
+    queries: { type: 'string', default: join(datasetsDir, 'fashion-224', 'images') },
+    street: { type: 'string', default: join(datasetsDir, 'street-dev') },
+    'max-queries': { type: 'string', default: '1000' },
+    only: { type: 'string' },
+    out: { type: 'string', default: 'bench-output/levers.json' },
+  },
+});
+
+interface Lever {
+  name: string;
+  similarity: SimilarityKind;
+  weights?: FusionWeights;
+  query?: QueryPrep;
+}
+
+const manifest = await readManifest(values.index);
+const recorded = recordedSimilarity(manifest?.similarity);
+if (recorded?.kind !== 'learned')
+  throw new Error(`${values.index} has no learned similarity: run lookalike learn`);
+const model = await readSimilarity(values.index, recorded.id);
+if (!model) throw new Error('the learned similarity could not be read');
+const match = model.file.query.match;
+const best = model.file.weights;
+const visualOnly: FusionWeights = { visual: 1, learned: 0, labels: 0, colour: 0 };
+
+const only2 = (a: keyof FusionWeights, b: keyof FusionWeights): FusionWeights => {
+  const w: FusionWeights = { visual: 0, learned: 0, labels: 0, colour: 0 };
+  w[a] = best[a];
+  w[b] = best[b];
+  return w;
+};
+const LEVERS: Lever[] = [
+  { name: 'original design', similarity: 'original' },
+  { name: 'match resolution', similarity: 'learned', weights: visualOnly, query: { match } },
+  { name: 'crop + match', similarity: 'learned', weights: visualOnly, query: { crop: true, match } },
+  {
+    name: 'crop + whiten + match',
+    similarity: 'learned',
+    weights: visualOnly,
+    query: { crop: true, whiten: true, match },
+  },
+  { name: 'flip + match', similarity: 'learned', weights: visualOnly, query: { match, flip: true } },
+  {
+    name: 'visual + colour, match',
+    similarity: 'learned',
+    weights: only2('visual', 'colour'),
+    query: { match },
+  },
+  {
+    name: 'visual + learned projection, match',
+    similarity: 'learned',
+    weights: only2('visual', 'learned'),
+    query: { match },
+  },
+  {
+    name: 'visual + labels, match',
+    similarity: 'learned',
+    weights: only2('visual', 'labels'),
+    query: { match },
+  },
+  {
+    name: 'visual + learned + labels, match',
+    similarity: 'learned',
+    weights: { ...best, colour: 0 },
+    query: { match },
+  },
+  { name: 'all four parts, photos as they are', similarity: 'learned', weights: best, query: {} },
+  {
+    name: "default: all four parts + match; shoppers' photos by their own weights",
+    similarity: 'learned',
+  },
+];
+
+const only = values.only?.split(',');
+const rows: { lever: Lever; summary: EvalSummary }[] = [];
+for (const lever of LEVERS.filter((l, i) => !only || only.includes(String(i)) || only.includes(l.name))) {
+  const started = performance.now();
+  const ev = await evaluate({
+    indexDir: values.index,
+    queriesDir: values.queries,
+    streetDir: values.street,
+    maxQueries: Number(values['max-queries']),
+    heldOutOnly: true,
+    similarity: lever.similarity,
+    // A lever applies to every photo: the same weights for shoppers' photos, unless it is the default.
+    tuning: { weights: lever.weights, shopperWeights: lever.weights, query: lever.query },
+  });
+  await ev.index.close();
+  rows.push({ lever, summary: ev.summary });
+  process.stderr.write(`${lever.name}: ${((performance.now() - started) / 1000).toFixed(0)} s\n`);
+}
+
+const f = (v: number | null | undefined) => (v === null || v === undefined ? '–' : v.toFixed(3));
+const w = (s: EvalSummary) =>
+  `${s.weights.visual.toFixed(2)}/${s.weights.learned.toFixed(2)}/${s.weights.labels.toFixed(2)}/${s.weights.colour.toFixed(2)}`;
+const prep = (s: EvalSummary) =>
+  [
+    s.queryPrep.crop && 'crop',
+    s.queryPrep.whiten && 'whiten',
+    s.queryPrep.match && 'match',
+    s.queryPrep.flip && 'flip',
+  ]
+    .filter(Boolean)
+    .join('+') || 'none';
+const lines = [
+  `Index ${values.index}; ${cpus()[0]?.model ?? 'CPU'}, ${cpus().length} cores`,
+  '',
+  '| lever | weights v/l/lab/c | query prep | articleType P@5 | baseColour P@5 | subCategory P@5 | gender P@5 | recall@1 | recall@5 | street P@5 (report) | street hit@5 (report) | street P@5 (tune) | street hit@5 (tune) |',
+  '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ...rows.map(({ lever, summary: s }) => {
+    const p = s.leaveOneOut.precision;
+    return `| ${lever.name} | ${w(s)} | ${prep(s)} | ${f(p.articleType.value)} | ${f(p.baseColour.value)} | ${f(p.subCategory.value)} | ${f(p.gender.value)} | ${f(s.queries?.recallAt1)} | ${f(s.queries?.recallAt5)} | ${f(s.street?.report.precision.value)} | ${f(s.street?.report.hitRate.value)} | ${f(s.street?.tune.precision.value)} | ${f(s.street?.tune.hitRate.value)} |`;
+  }),
+];
+process.stdout.write(`${lines.join('\n')}\n`);
+await writeFile(values.out, JSON.stringify(rows, null, 2)).catch(() => undefined);

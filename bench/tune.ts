@@ -1,0 +1,499 @@
+/**
+ * Tuning the learned similarity's weights and query preparation, fast: every part's similarity
+ * matrix is computed once for a sample of queries, then any weighting of them is scored. Caches
+ * colour descriptors, the projection and query embeddings in bench-output/tune/ (delete it after
+ * re-indexing). Figures of record come from `lookalike eval` and `npm run bench:levers`.
+ *
+ *   MODE=loo VAL=1 GRID='[[visual,learned,type,colourLabel,colour,allLabels],...]' npm run bench:tune
+ *     leave-one-out label precision on a validation slice of the training side (photo hash 1 mod 5),
+ *     with a projection learned without it: how the default weights were chosen.
+ *   MODE=street VARIANTS=plain,match,crop,cropmatch,whitematch,cropwhitematch,matchflip FUSIONS='[...]' npm run bench:tune
+ *     street-dev P@5 and hit@5 for each query preparation and weighting, tune and report halves.
+ *   MODE=f224 VARIANTS=plain,match FUSIONS='[...]' npm run bench:tune
+ *     fashion-224 recall@1 of held-out products.
+ */
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { Embedder } from '../src/embeddings/embedder.js';
+import { COLOUR_DIM, colourOf, smallRgb } from '../src/images/colour.js';
+import { prepareQuery, type QueryPrep } from '../src/images/query-prep.js';
+import { loadIndex } from '../src/index/store.js';
+import { detectTasks, learnSimilarity } from '../src/similarity/learn.js';
+import { MatMul, matrix } from '../src/similarity/matmul.js';
+import { normaliseRows, type Projection, project } from '../src/similarity/projection.js';
+import { isHeldOut, streetPart } from '../src/similarity/split.js';
+
+const W = 'bench-output/tune';
+mkdirSync(W, { recursive: true });
+const D = 2048;
+const index = await loadIndex('.cache/index');
+const items = index.items;
+const n = items.length;
+const t0 = performance.now();
+const el = () => ((performance.now() - t0) / 1000).toFixed(1);
+
+async function cached(name: string, make: () => Promise<Float32Array>): Promise<Float32Array> {
+  const p = join(W, name);
+  if (existsSync(p)) {
+    const b = await readFile(p);
+    return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+  }
+  const v = await make();
+  await writeFile(p, Buffer.from(v.buffer, v.byteOffset, v.byteLength));
+  return v;
+}
+
+const colours = await cached('colours.f32', async () => {
+  const out = new Float32Array(n * COLOUR_DIM);
+  const start = performance.now();
+  const B = 64;
+  for (let i = 0; i < n; i += B) {
+    const part = await Promise.all(
+      items
+        .slice(i, i + B)
+        .map(async (it) => colourOf(await smallRgb(join(index.manifest.imagesDir, it.file)))),
+    );
+    part.forEach((c, j) => {
+      out.set(c, (i + j) * COLOUR_DIM);
+    });
+    if (i % 4096 === 0)
+      console.error(`colours ${i}/${n} ${((i / (performance.now() - start)) * 1000).toFixed(0)}/s`);
+  }
+  console.error(`colours done in ${((performance.now() - start) / 1000).toFixed(1)} s`);
+  return out;
+});
+
+// VAL=1: learn from the training side less a validation slice (hash mod 5 == 1), and query that slice.
+const validation = process.env.VAL === '1';
+const isVal = (h: string) => Number.parseInt(h.slice(0, 8), 16) % 5 === 1;
+const train = (h: string) => !isHeldOut(h) && !(validation && isVal(h));
+const trainRows = items.map((it, r) => (train(it.hash) ? r : -1)).filter((r) => r >= 0);
+const heldRows = items
+  .map((it, r) => ((validation ? isVal(it.hash) : isHeldOut(it.hash)) ? r : -1))
+  .filter((r) => r >= 0);
+console.error(`train ${trainRows.length} held ${heldRows.length}`);
+
+const dim = Number(process.env.PDIM ?? 256);
+const epochs = Number(process.env.EPOCHS ?? 12);
+const taskEnv = process.env.TASKS; // e.g. articleType=1,baseColour=0.5
+const tasks = taskEnv
+  ? taskEnv
+      .split(',')
+      .map((p) => ({ column: p.split('=')[0] as string, weight: Number(p.split('=')[1] ?? 1) }))
+  : detectTasks(items);
+console.error(JSON.stringify(tasks));
+const projTag = `proj-${dim}-${epochs}-${taskEnv ?? 'auto'}${validation ? '-val' : ''}`;
+const mm = await MatMul.create();
+let proj!: Projection;
+const projected = await cached(`${projTag}.f32`, async () => {
+  const seen = new Set<string>();
+  const rows = items
+    .map((it, r) => (train(it.hash) && !seen.has(it.hash) && seen.add(it.hash) ? r : -1))
+    .filter((r) => r >= 0);
+  const learned = await learnSimilarity({
+    rows,
+    items,
+    vectors: index.vectors,
+    dim: D,
+    tasks,
+    outputDim: dim,
+    epochs,
+    query: {},
+    onEpoch: (e, E, loss, acc) =>
+      console.error(`epoch ${e}/${E} loss ${loss.toFixed(3)} ${JSON.stringify(acc)} ${el()}s`),
+  });
+  await writeFile(join(W, `${projTag}.bin`), learned.projection);
+  return new Float32Array(0);
+}).then(async (v) => {
+  const b = readFileSync(join(W, `${projTag}.bin`));
+  const f = new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+  const main = 2 * D + D * dim;
+  const C = (f.length - main) / (dim + 1);
+  proj = {
+    inputDim: D,
+    outputDim: dim,
+    mean: f.slice(0, D),
+    scale: f.slice(D, 2 * D),
+    weights: f.slice(2 * D, main),
+    head: { weights: f.slice(main, main + dim * C), bias: f.slice(main + dim * C) },
+  };
+  if (v.length > 0) return v;
+  const p = await project(mm, proj, index.vectors);
+  await writeFile(join(W, `${projTag}.f32`), Buffer.from(p.buffer));
+  return p;
+});
+
+// Label columns in head order (as learnSimilarity builds them: classes with >= 2 training rows).
+const trainSeen = new Set<string>();
+const trainSet = new Set(
+  items
+    .map((it, r) => (train(it.hash) && !trainSeen.has(it.hash) && trainSeen.add(it.hash) ? r : -1))
+    .filter((r) => r >= 0),
+);
+const labelCols = tasks.map((t) => {
+  const counts = new Map<string, number>();
+  for (const r of trainSet) {
+    const v = items[r]?.metadata[t.column];
+    if (v) counts.set(v, (counts.get(v) ?? 0) + 1);
+  }
+  const classes = [...counts.entries()]
+    .filter(([, c]) => c >= 2)
+    .map(([k]) => k)
+    .sort();
+  return { column: t.column, classes, at: new Map(classes.map((c, i) => [c, i])) };
+});
+const offsets: number[] = [];
+let totalC = 0;
+for (const l of labelCols) {
+  offsets.push(totalC);
+  totalC += l.classes.length;
+}
+/** Per label column, for query visual vectors (q x D): normalised class probabilities (q x C). */
+async function labelProbs(Q: Float32Array): Promise<Float32Array[]> {
+  const q = Q.length / D;
+  const xs = new Float32Array(Q.length);
+  for (let i = 0; i < Q.length; i++)
+    xs[i] = ((Q[i] as number) - (proj.mean[i % D] as number)) / (proj.scale[i % D] as number);
+  const Z = await mm.mul(matrix(q, D, xs), matrix(D, dim, proj.weights));
+  const L = await mm.mul(Z, matrix(dim, totalC, (proj.head as { weights: Float32Array }).weights));
+  const bias = (proj.head as { bias: Float32Array }).bias;
+  return labelCols.map((l, li) => {
+    const C = l.classes.length;
+    const out = new Float32Array(q * C);
+    for (let i = 0; i < q; i++) {
+      let max = -Infinity;
+      for (let j = 0; j < C; j++)
+        max = Math.max(
+          max,
+          (L.data[i * totalC + offsets[li]! + j] as number) + (bias[offsets[li]! + j] as number),
+        );
+      let sum = 0;
+      let sq = 0;
+      for (let j = 0; j < C; j++) {
+        const e = Math.exp(
+          (L.data[i * totalC + offsets[li]! + j] as number) + (bias[offsets[li]! + j] as number) - max,
+        );
+        out[i * C + j] = e;
+        sum += e;
+      }
+      for (let j = 0; j < C; j++) {
+        out[i * C + j] = (out[i * C + j] as number) / sum;
+        sq += (out[i * C + j] as number) ** 2;
+      }
+      for (let j = 0; j < C; j++) out[i * C + j] = (out[i * C + j] as number) / Math.sqrt(sq);
+    }
+    return out;
+  });
+}
+/** S[q, r] = P_q(class of r) for one label column. */
+function labelSims(P: Float32Array, li: number): Float32Array {
+  const l = labelCols[li] as (typeof labelCols)[number];
+  const C = l.classes.length;
+  const q = P.length / C;
+  const cls = new Int32Array(n).map((_, r) => l.at.get(items[r]?.metadata[l.column] ?? '') ?? -1);
+  const out = new Float32Array(q * n);
+  for (let i = 0; i < q; i++) {
+    for (let r = 0; r < n; r++) {
+      const c = cls[r] as number;
+      out[i * n + r] = c >= 0 ? (P[i * C + c] as number) : 1 / Math.sqrt(C);
+    }
+  }
+  return out;
+}
+function heldAccuracy(P: Float32Array[], rows: number[]) {
+  return labelCols
+    .map((l, li) => {
+      const C = l.classes.length;
+      let ok = 0;
+      let cnt = 0;
+      rows.forEach((r, i) => {
+        const truth = l.at.get(items[r]?.metadata[l.column] ?? '');
+        if (truth === undefined) return;
+        let best = 0;
+        for (let j = 1; j < C; j++)
+          if ((P[li]![i * C + j] as number) > (P[li]![i * C + best] as number)) best = j;
+        cnt++;
+        if (best === truth) ok++;
+      });
+      return `${l.column} ${(ok / cnt).toFixed(3)}`;
+    })
+    .join(', ');
+}
+/** All label columns, each weighted by its task weight (as the production default). */
+function allLabelSims(P: Float32Array[]): Float32Array {
+  const total = tasks.reduce((sum, t) => sum + t.weight, 0);
+  return fuse(
+    labelCols.map((_, li) => [labelSims(P[li] as Float32Array, li), (tasks[li]?.weight ?? 0) / total]),
+  );
+}
+const typeIdx = labelCols.findIndex((l) => l.column === 'articleType');
+const colourIdx = labelCols.findIndex((l) => l.column === 'baseColour');
+
+/** Similarities of queries (q x d) to the whole catalogue (n x d). */
+async function sims(q: Float32Array, cat: Float32Array, d: number): Promise<Float32Array> {
+  const r = await mm.mul(matrix(q.length / d, d, q), matrix(cat.length / d, d, cat), false, true);
+  return r.data;
+}
+
+function rowsOf(src: Float32Array, rows: number[], d: number): Float32Array {
+  const out = new Float32Array(rows.length * d);
+  rows.forEach((r, i) => {
+    out.set(src.subarray(r * d, (r + 1) * d), i * d);
+  });
+  return out;
+}
+
+function topk(scores: Float32Array, qi: number, k: number, skip: (r: number) => boolean): number[] {
+  const base = qi * n;
+  const best: [number, number][] = [];
+  for (let r = 0; r < n; r++) {
+    const s = scores[base + r] as number;
+    if (best.length === k && s <= (best[k - 1] as [number, number])[1]) continue;
+    if (skip(r)) continue;
+    let at = best.length;
+    while (at > 0 && (best[at - 1] as [number, number])[1] < s) at--;
+    best.splice(at, 0, [r, s]);
+    if (best.length > k) best.pop();
+  }
+  return best.map((b) => b[0]);
+}
+
+function fuse(parts: [Float32Array, number][]): Float32Array {
+  const out = new Float32Array((parts[0] as [Float32Array, number])[0].length);
+  for (const [m, w] of parts) {
+    if (w === 0) continue;
+    for (let i = 0; i < out.length; i++) out[i] = (out[i] as number) + w * (m[i] as number);
+  }
+  return out;
+}
+
+// ---- leave-one-out on held-out products
+const mode = process.env.MODE ?? 'loo';
+if (mode === 'loo') {
+  const sample = heldRows.filter((_, i) => i % 4 === 0).slice(0, 2000);
+  const Qv = rowsOf(index.vectors, sample, D);
+  const Sr = await sims(Qv, index.vectors, D);
+  const Sp = await sims(rowsOf(projected, sample, dim), projected, dim);
+  const Sc = await sims(rowsOf(colours, sample, COLOUR_DIM), colours, COLOUR_DIM);
+  const P = await labelProbs(Qv);
+  console.log(`held-out accuracy: ${heldAccuracy(P, sample)}`);
+  const St = labelSims(P[typeIdx] as Float32Array, typeIdx);
+  const Sk = labelSims(P[colourIdx] as Float32Array, colourIdx);
+  const Sa = allLabelSims(P);
+  console.error(`sims ${el()}s`);
+  const grid: number[][] = JSON.parse(
+    process.env.GRID ??
+      '[[1,0,0,0,0],[0,1,0,0,0],[0.3,0.2,0.3,0.2,0],[0.3,0.2,0.3,0.1,0.1],[0.3,0.1,0.3,0.15,0.15],[0.4,0,0.3,0.15,0.15],[0.3,0,0.4,0.15,0.15],[0.3,0,0.3,0.2,0.2],[0.25,0,0.35,0.2,0.2],[0.3,0.2,0.2,0.15,0.15]]',
+  );
+  for (const [a, b, t, k, c, all = 0] of grid as [number, number, number, number, number, number?][]) {
+    const S = fuse([
+      [Sr, a],
+      [Sp, b],
+      [St, t],
+      [Sk, k],
+      [Sc, c],
+      [Sa, all],
+    ]);
+    const p = { articleType: 0, baseColour: 0, subCategory: 0, gender: 0 };
+    const cnt = { articleType: 0, baseColour: 0, subCategory: 0, gender: 0 };
+    sample.forEach((q, qi) => {
+      const h = items[q]?.hash;
+      const res = topk(S, qi, 5, (r) => items[r]?.hash === h);
+      for (const l of Object.keys(p) as (keyof typeof p)[]) {
+        const qv = items[q]?.metadata[l];
+        if (!qv) continue;
+        p[l] += res.filter((r) => items[r]?.metadata[l] === qv).length / 5;
+        cnt[l] += 1;
+      }
+    });
+    console.log(
+      `visual=${a} learned=${b} type=${t} colourLabel=${k} colour=${c} allLabels=${all}  ` +
+        Object.keys(p)
+          .map((l) => `${l} ${(p[l as keyof typeof p] / cnt[l as keyof typeof p]).toFixed(3)}`)
+          .join('  '),
+    );
+  }
+}
+
+// ---- query photos: fashion-224 recall and street-dev precision, per query preparation
+async function embedPrepared(
+  paths: string[],
+  prep: QueryPrep,
+  flip: boolean,
+  tag: string,
+): Promise<Float32Array> {
+  return cached(`q-${tag}.f32`, async () => {
+    const e = await Embedder.create({});
+    const out = new Float32Array(paths.length * D);
+    const B = 32;
+    const start = performance.now();
+    for (let i = 0; i < paths.length; i += B) {
+      const bufs = await Promise.all(
+        paths.slice(i, i + B).map(async (p) => prepareQuery(await readFile(p), prep)),
+      );
+      const vs = await e.embed(bufs.map((data) => ({ data })));
+      if (flip) {
+        const fl = await Promise.all(bufs.map((b) => sharp(b).flop().png().toBuffer()));
+        const vf = await e.embed(fl.map((data) => ({ data })));
+        vs.forEach((v, j) => {
+          const f = vf[j] as Float32Array;
+          for (let d = 0; d < D; d++) v[d] = (v[d] as number) + (f[d] as number);
+        });
+      }
+      vs.forEach((v, j) => {
+        out.set(v, (i + j) * D);
+      });
+    }
+    normaliseRows(out, D);
+    console.error(`embedded ${paths.length} (${tag}) in ${((performance.now() - start) / 1000).toFixed(1)}s`);
+    await e.close();
+    return out;
+  });
+}
+async function queryColours(paths: string[], prep: QueryPrep, tag: string): Promise<Float32Array> {
+  return cached(`qc-${tag}.f32`, async () => {
+    const out = new Float32Array(paths.length * COLOUR_DIM);
+    for (let i = 0; i < paths.length; i++) {
+      const b = await prepareQuery(await readFile(paths[i] as string), prep);
+      out.set(colourOf(await smallRgb(b)), i * COLOUR_DIM);
+    }
+    return out;
+  });
+}
+
+const VARIANTS: Record<string, [QueryPrep, boolean]> = {
+  plain: [{}, false],
+  match: [{ match: { width: 60, height: 80 } }, false],
+  crop: [{ crop: true }, false],
+  cropmatch: [{ crop: true, match: { width: 60, height: 80 } }, false],
+  whitematch: [{ whiten: true, match: { width: 60, height: 80 } }, false],
+  cropwhitematch: [{ crop: true, whiten: true, match: { width: 60, height: 80 } }, false],
+  matchflip: [{ match: { width: 60, height: 80 } }, true],
+  cropmatchflip: [{ crop: true, match: { width: 60, height: 80 } }, true],
+};
+const variants = (process.env.VARIANTS ?? 'plain,match').split(',');
+const fusions: [number, number, number, number, number, number?][] = JSON.parse(
+  process.env.FUSIONS ?? '[[1,0,0,0,0],[0.3,0.2,0.3,0.1,0.1],[0.3,0,0.3,0.2,0.2],[0.4,0,0.3,0.15,0.15]]',
+);
+
+if (mode === 'f224') {
+  const rowById = new Map(items.map((it, r) => [it.id, r]));
+  const qs = heldRows
+    .map((r) => items[r]?.id as string)
+    .filter((id) => existsSync(`../shared/datasets/fashion-224/images/${id}.jpg`))
+    .slice(0, 1000);
+  const paths = qs.map((id) => `../shared/datasets/fashion-224/images/${id}.jpg`);
+  for (const v of variants) {
+    const [prep, flip] = VARIANTS[v] as [QueryPrep, boolean];
+    const Q = await embedPrepared(paths, prep, flip, `f224-${v}`);
+    const QP = await project(mm, proj, Q);
+    const QC = await queryColours(paths, prep, `f224-${v}`);
+    const Sr = await sims(Q, index.vectors, D);
+    const Sp = await sims(QP, projected, dim);
+    const Sc = await sims(QC, colours, COLOUR_DIM);
+    const P = await labelProbs(Q);
+    const St = labelSims(P[typeIdx] as Float32Array, typeIdx);
+    const Sk = labelSims(P[colourIdx] as Float32Array, colourIdx);
+    const Sa = allLabelSims(P);
+    for (const [a, b, t, k, c, all = 0] of fusions) {
+      const S = fuse([
+        [Sr, a],
+        [Sp, b],
+        [St, t],
+        [Sk, k],
+        [Sc, c],
+        [Sa, all],
+      ]);
+      let r1 = 0;
+      let at = 0;
+      qs.forEach((id, qi) => {
+        const target = items[rowById.get(id) as number]?.hash;
+        const res = topk(S, qi, 5, () => false);
+        if (items[res[0] as number]?.hash === target) r1++;
+        const qa = items[rowById.get(id) as number]?.metadata.articleType;
+        at += res.filter((r) => items[r]?.metadata.articleType === qa).length / 5;
+      });
+      console.log(
+        `f224 ${v} ${JSON.stringify([a, b, t, k, c, all])} recall@1 ${(r1 / qs.length).toFixed(3)} articleType ${(at / qs.length).toFixed(3)}`,
+      );
+    }
+  }
+}
+
+if (mode === 'street') {
+  const dir = '../shared/datasets/street-dev';
+  const map = JSON.parse(await readFile(`${dir}/label-to-articletypes.json`, 'utf8')) as Record<
+    string,
+    string[]
+  >;
+  const rows = (await readFile(`${dir}/labels.csv`, 'utf8'))
+    .trim()
+    .split('\n')
+    .slice(1)
+    .map((l) => l.trim().split(','));
+  const used = rows.filter(([, label]) => map[label as string]);
+  const paths = used.map(([img]) => `${dir}/images/${img}.jpg`);
+  const tune = used.map(([img]) => streetPart(img as string) === 'tune');
+  for (const v of variants) {
+    const [prep, flip] = VARIANTS[v] as [QueryPrep, boolean];
+    const Q = await embedPrepared(paths, prep, flip, `street-${v}`);
+    if (process.env.SHIFT) {
+      // Mean shift: the tune part's mean street feature moved onto the catalogue's mean feature.
+      const muS = new Float64Array(D);
+      let nt = 0;
+      tune.forEach((isTune, qi) => {
+        if (!isTune) return;
+        nt++;
+        for (let d = 0; d < D; d++) muS[d] = (muS[d] as number) + (Q[qi * D + d] as number);
+      });
+      const muC = new Float64Array(D);
+      for (let r = 0; r < n; r++)
+        for (let d = 0; d < D; d++) muC[d] = (muC[d] as number) + (index.vectors[r * D + d] as number);
+      const alpha = Number(process.env.SHIFT);
+      for (let qi = 0; qi < Q.length / D; qi++) {
+        for (let d = 0; d < D; d++)
+          Q[qi * D + d] = Math.max(
+            0,
+            (Q[qi * D + d] as number) - alpha * ((muS[d] as number) / nt - (muC[d] as number) / n),
+          );
+      }
+      normaliseRows(Q, D);
+    }
+    const QP = await project(mm, proj, Q);
+    const QC = await queryColours(paths, prep, `street-${v}`);
+    const Sr = await sims(Q, index.vectors, D);
+    const Sp = await sims(QP, projected, dim);
+    const Sc = await sims(QC, colours, COLOUR_DIM);
+    const P = await labelProbs(Q);
+    const St = labelSims(P[typeIdx] as Float32Array, typeIdx);
+    const Sk = labelSims(P[colourIdx] as Float32Array, colourIdx);
+    const Sa = allLabelSims(P);
+    for (const [a, b, t, k, c, all = 0] of fusions) {
+      const S = fuse([
+        [Sr, a],
+        [Sp, b],
+        [St, t],
+        [Sk, k],
+        [Sc, c],
+        [Sa, all],
+      ]);
+      const acc = [0, 0, 0, 0, 0, 0];
+      used.forEach(([, label], qi) => {
+        const ok = new Set(map[label as string]);
+        const res = topk(S, qi, 5, () => false);
+        const hits = res.filter((r) => ok.has(items[r]?.metadata.articleType ?? '')).length;
+        const part = tune[qi] ? 0 : 3;
+        acc[part]! += hits / 5;
+        acc[part + 1]! += hits > 0 ? 1 : 0;
+        acc[part + 2]! += 1;
+      });
+      console.log(
+        `street ${v} ${JSON.stringify([a, b, t, k, c, all])} tune P@5 ${(acc[0]! / acc[2]!).toFixed(3)} hit@5 ${(acc[1]! / acc[2]!).toFixed(3)} | report P@5 ${(acc[3]! / acc[5]!).toFixed(3)} hit@5 ${(acc[4]! / acc[5]!).toFixed(3)}`,
+      );
+    }
+  }
+}
+await mm.close();
+console.error(`total ${el()}s`);

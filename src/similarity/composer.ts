@@ -1,0 +1,298 @@
+/**
+ * One search vector per product (and per query) that carries the whole fused similarity:
+ *
+ *   v = [ √a · visual (2048), √b · learned projection (D), √l · labels (Σ classes), √c · colour (77) ]
+ *
+ * Each part is a unit vector and a + b + l + c = 1, so |v| = 1 and v·v' = a·cos_visual +
+ * b·cos_learned + l·labels + c·colour. Exact search, HNSW, filters and identical-photo handling
+ * then work unchanged on the fused score.
+ *
+ * The labels part is where a product and a query photo differ. A catalogue product carries its own
+ * labels from the catalogue (one-hot per label column: its kind, its colour...). A photo carries
+ * what the learned heads predict of it (class probabilities, normalised). Their dot product is how
+ * likely the photo is to be of the product's kind and colour. A photo never carries its own
+ * labels: evaluation queries catalogue products as photos too (see asPhotoQuery).
+ *
+ * With the original similarity, v is the visual vector alone.
+ */
+import { COLOUR_DIM } from '../images/colour.js';
+import type { QueryPrep } from '../images/query-prep.js';
+import type { Metadata } from '../index/catalogue.js';
+import { MatMul } from './matmul.js';
+import type { FusionWeights, LoadedSimilarity } from './model.js';
+import { project } from './projection.js';
+
+interface Part {
+  offset: number;
+  size: number;
+  root: number;
+}
+
+export interface Prediction {
+  column: string;
+  value: string;
+  probability: number;
+}
+
+export class Similarity {
+  readonly dim: number;
+  private readonly visual: Part;
+  private readonly projected: Part;
+  private readonly labels: (Part & { column: string; classes: Map<string, number> })[];
+  private readonly colour: Part;
+  private readonly weightsUsed: FusionWeights;
+  /** Query-side root weights for shoppers' photos, scaled so that root_q · root_catalogue = weight. */
+  private readonly shopperRoots: number[] | undefined;
+
+  private constructor(
+    readonly visualDim: number,
+    readonly learned?: LoadedSimilarity,
+  ) {
+    const w: FusionWeights = learned?.file.weights ?? { visual: 1, learned: 0, labels: 0, colour: 0 };
+    const total = w.visual + w.learned + w.labels + w.colour || 1;
+    this.weightsUsed = {
+      visual: w.visual / total,
+      learned: w.learned / total,
+      labels: w.labels / total,
+      colour: w.colour / total,
+    };
+    let offset = 0;
+    const part = (size: number, weight: number): Part => {
+      const p = { offset, size, root: Math.sqrt(weight) };
+      offset += size;
+      return p;
+    };
+    this.visual = part(visualDim, this.weightsUsed.visual);
+    this.projected = part(learned?.projection.outputDim ?? 0, this.weightsUsed.learned);
+    const columns = learned?.file.labels ?? [];
+    const shares = columns.reduce((sum, l) => sum + l.share, 0) || 1;
+    this.labels = columns.map((l) => ({
+      ...part(l.classes.length, (this.weightsUsed.labels * l.share) / shares),
+      column: l.column,
+      classes: new Map(l.classes.map((c, i) => [c, i])),
+    }));
+    this.colour = part(learned ? COLOUR_DIM : 0, this.weightsUsed.colour);
+    this.dim = offset;
+    const sw = learned?.file.shopperWeights;
+    if (sw) {
+      const t = sw.visual + sw.learned + sw.labels + sw.colour || 1;
+      const q = (w: number, root: number) => (root > 0 ? w / t / root : 0);
+      this.shopperRoots = [
+        q(sw.visual, this.visual.root),
+        q(sw.learned, this.projected.root),
+        q(sw.labels, Math.sqrt(this.weightsUsed.labels)),
+        q(sw.colour, this.colour.root),
+      ];
+    }
+  }
+
+  static original(visualDim: number): Similarity {
+    return new Similarity(visualDim);
+  }
+
+  static learned(visualDim: number, model: LoadedSimilarity): Similarity {
+    return new Similarity(visualDim, model);
+  }
+
+  get kind(): 'learned' | 'original' {
+    return this.learned ? 'learned' : 'original';
+  }
+
+  get weights(): FusionWeights {
+    return { ...this.weightsUsed };
+  }
+
+  /** The weights used for shoppers' photos. */
+  get shopperWeights(): FusionWeights {
+    return this.learned?.file.shopperWeights ?? this.weights;
+  }
+
+  /** How query photos are prepared (none for the original similarity). */
+  get queryPrep(): QueryPrep {
+    return this.learned?.file.query ?? {};
+  }
+
+  /** The label column that names a product's kind (the first learned), if any. */
+  get kindColumn(): string | undefined {
+    return this.labels[0]?.column;
+  }
+
+  /**
+   * Search vectors of catalogue products: visual (count x visualDim), colours (count x
+   * COLOUR_DIM) and their catalogue labels.
+   */
+  async composeAll(
+    visual: Float32Array,
+    colours: Float32Array | undefined,
+    metadata: readonly Metadata[],
+  ): Promise<Float32Array> {
+    if (!this.learned) return visual;
+    const count = visual.length / this.visualDim;
+    const mm = await MatMul.create();
+    let projected: Float32Array;
+    try {
+      projected = await project(mm, this.learned.projection, visual);
+    } finally {
+      await mm.close();
+    }
+    const out = new Float32Array(count * this.dim);
+    const d = this.projected.size;
+    for (let r = 0; r < count; r++) {
+      const row = out.subarray(r * this.dim, (r + 1) * this.dim);
+      this.fill(row, this.visual, visual.subarray(r * this.visualDim, (r + 1) * this.visualDim));
+      this.fill(row, this.projected, projected.subarray(r * d, (r + 1) * d));
+      for (const l of this.labels) {
+        const at = l.classes.get(metadata[r]?.[l.column] ?? '');
+        if (at !== undefined) row[l.offset + at] = l.root;
+        // Unknown label: spread evenly, so that the vector keeps its length.
+        else row.fill(l.root / Math.sqrt(l.size), l.offset, l.offset + l.size);
+      }
+      this.fillColour(row, colours?.subarray(r * COLOUR_DIM, (r + 1) * COLOUR_DIM));
+    }
+    return out;
+  }
+
+  /**
+   * The search vector of a photo: its visual vector and (learned similarity) its colour descriptor.
+   * A shopper's photo (not studio-like) is weighted with the shopper weights.
+   */
+  compose(visual: Float32Array, colour: Float32Array | undefined, studio = true): Float32Array {
+    if (!this.learned) return visual;
+    const out = this.composeStudio(visual, colour);
+    if (studio || !this.shopperRoots) return out;
+    // Re-weight each part (its catalogue-side root is fixed), then back to unit length.
+    const [v, l, lab, c] = this.shopperRoots as [number, number, number, number];
+    const scale = (part: Part, s: number) => {
+      for (let i = part.offset; i < part.offset + part.size; i++) out[i] = (out[i] as number) * s;
+    };
+    scale(this.visual, this.visual.root > 0 ? v / this.visual.root : 0);
+    scale(this.projected, this.projected.root > 0 ? l / this.projected.root : 0);
+    const labelRoot = Math.sqrt(this.weightsUsed.labels);
+    for (const part of this.labels) scale(part, labelRoot > 0 ? lab / labelRoot : 0);
+    scale(this.colour, this.colour.root > 0 ? c / this.colour.root : 0);
+    let norm = 0;
+    for (const x of out) norm += x * x;
+    norm = Math.sqrt(norm) || 1;
+    for (let i = 0; i < out.length; i++) out[i] = (out[i] as number) / norm;
+    return out;
+  }
+
+  private composeStudio(visual: Float32Array, colour: Float32Array | undefined): Float32Array {
+    const out = new Float32Array(this.dim);
+    const z = this.projectOne(visual);
+    this.fill(out, this.visual, visual);
+    this.fill(out, this.projected, z);
+    const logits = this.logits(z);
+    for (const l of this.labels) {
+      const p = softmax(logits.subarray(l.offset - this.labelsOffset, l.offset - this.labelsOffset + l.size));
+      this.fill(out, l, p);
+    }
+    this.fillColour(out, colour);
+    return out;
+  }
+
+  /**
+   * A catalogue product's search vector turned into the vector of its photo as a query: its own
+   * labels replaced by what the heads predict from its pixels. Evaluation queries with these.
+   */
+  asPhotoQuery(stored: Float32Array): Float32Array {
+    if (!this.learned) return stored;
+    const visual = stored.slice(this.visual.offset, this.visual.offset + this.visual.size);
+    const colour = stored.slice(this.colour.offset, this.colour.offset + this.colour.size);
+    if (this.visual.root > 0)
+      for (let i = 0; i < visual.length; i++) visual[i] = (visual[i] as number) / this.visual.root;
+    if (this.colour.root > 0)
+      for (let i = 0; i < colour.length; i++) colour[i] = (colour[i] as number) / this.colour.root;
+    return this.compose(visual, this.colour.root > 0 ? colour : undefined);
+  }
+
+  /** The likely value of each label column for a visual vector, most likely first per column. */
+  predict(visual: Float32Array): Prediction[] {
+    if (!this.learned) return [];
+    const logits = this.logits(this.projectOne(visual));
+    return this.labels.map((l) => {
+      const p = softmax(logits.subarray(l.offset - this.labelsOffset, l.offset - this.labelsOffset + l.size));
+      let best = 0;
+      for (let j = 1; j < p.length; j++) if ((p[j] as number) > (p[best] as number)) best = j;
+      const value = [...l.classes.keys()][best] as string;
+      return { column: l.column, value, probability: p[best] as number };
+    });
+  }
+
+  /** The colour similarity (Bhattacharyya coefficient) of two search vectors; 0 without colour. */
+  colourSimilarity(a: Float32Array, b: Float32Array): number {
+    const { offset, size, root } = this.colour;
+    if (root === 0) return 0;
+    let s = 0;
+    for (let i = offset; i < offset + size; i++) s += (a[i] as number) * (b[i] as number);
+    return s / (root * root);
+  }
+
+  private get labelsOffset(): number {
+    return this.labels[0]?.offset ?? 0;
+  }
+
+  /** Writes a part: the values normalised to unit length, times the part's root weight. */
+  private fill(out: Float32Array, part: Part, values: Float32Array): void {
+    if (part.size === 0) return;
+    let norm = 0;
+    for (let i = 0; i < part.size; i++) norm += (values[i] as number) ** 2;
+    const scale = norm > 0 ? part.root / Math.sqrt(norm) : 0;
+    for (let i = 0; i < part.size; i++) out[part.offset + i] = (values[i] as number) * scale;
+  }
+
+  /** The colour part; without a descriptor, its share goes to the visual part (the vector stays unit). */
+  private fillColour(out: Float32Array, colour: Float32Array | undefined): void {
+    if (this.colour.size === 0) return;
+    if (colour?.some((v) => v !== 0)) {
+      this.fill(out, this.colour, colour);
+      return;
+    }
+    const a = this.visual.root;
+    const scale = a > 0 ? Math.sqrt(a * a + this.colour.root ** 2) / a : 1;
+    for (let i = 0; i < this.visual.size; i++)
+      out[this.visual.offset + i] = (out[this.visual.offset + i] as number) * scale;
+  }
+
+  /** The unnormalised learned projection of one visual vector. */
+  private projectOne(visual: Float32Array): Float32Array {
+    const p = (this.learned as LoadedSimilarity).projection;
+    const z = new Float32Array(p.outputDim);
+    for (let i = 0; i < p.inputDim; i++) {
+      const x = ((visual[i] as number) - (p.mean[i] as number)) / (p.scale[i] as number);
+      if (x === 0) continue;
+      const base = i * p.outputDim;
+      for (let j = 0; j < p.outputDim; j++) z[j] = (z[j] as number) + x * (p.weights[base + j] as number);
+    }
+    return z;
+  }
+
+  /** Every head's logits for a projection, concatenated in label order. */
+  private logits(z: Float32Array): Float32Array {
+    const head = this.learned?.projection.head;
+    if (!head) return new Float32Array(0);
+    const classes = head.bias.length;
+    const out = Float32Array.from(head.bias);
+    for (let i = 0; i < z.length; i++) {
+      const zi = z[i] as number;
+      if (zi === 0) continue;
+      const base = i * classes;
+      for (let j = 0; j < classes; j++) out[j] = (out[j] as number) + zi * (head.weights[base + j] as number);
+    }
+    return out;
+  }
+}
+
+function softmax(logits: Float32Array): Float32Array {
+  let max = Number.NEGATIVE_INFINITY;
+  for (const v of logits) if (v > max) max = v;
+  const out = new Float32Array(logits.length);
+  let sum = 0;
+  for (let i = 0; i < logits.length; i++) {
+    const e = Math.exp((logits[i] as number) - max);
+    out[i] = e;
+    sum += e;
+  }
+  for (let i = 0; i < out.length; i++) out[i] = (out[i] as number) / sum;
+  return out;
+}

@@ -1,0 +1,361 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import sharp from 'sharp';
+import { cacheDir, datasetsDir } from '../src/config.js';
+import { evaluate } from '../src/evaluation/evaluate.js';
+import { COLOUR_DIM, colourOf, dominantColourName, smallRgb } from '../src/images/colour.js';
+import { findForeground } from '../src/images/foreground.js';
+import { prepareQuery } from '../src/images/query-prep.js';
+import { buildIndex } from '../src/index/builder.js';
+import { IndexError, type IndexManifest, loadIndex } from '../src/index/store.js';
+import { Recommender } from '../src/recommend/recommender.js';
+import { Similarity } from '../src/similarity/composer.js';
+import { deriveSimilarity, recordedSimilarity } from '../src/similarity/derive.js';
+import { detectTasks } from '../src/similarity/learn.js';
+import { projectionBytes, readSimilarity, SimilarityFileSchema } from '../src/similarity/model.js';
+import { isHeldOut, streetPart } from '../src/similarity/split.js';
+import { catalogueImage, catalogueImages, stylesCsv } from './support/datasets.js';
+import { subsetIds } from './support/fixture-index.js';
+
+const run = promisify(execFile);
+const learnedId = (m: IndexManifest): string => {
+  const s = recordedSimilarity(m.similarity);
+  assert.equal(s?.kind, 'learned');
+  return (s as { id: string }).id;
+};
+const cli = join(import.meta.dirname, '..', 'bin', 'lookalike.js');
+const streetDir = join(datasetsDir, 'street-dev');
+/** A shopper's photo of a white T-shirt on a red blanket, and one of a pink hoodie on a grey carpet. */
+const TSHIRT_ON_BLANKET = join(streetDir, 'images', '00003aeb-ace5-43bf-9a0c-dc31a03e9cd2.jpg');
+const HOODIE_ON_CARPET = join(streetDir, 'images', '000d31f6-44b5-4758-8d86-c4fcfb234392.jpg');
+
+describe('colour descriptor', { timeout: 60_000 }, () => {
+  test('describes the product, not the white background: a red T-shirt is red', async () => {
+    // 10866: "Wrangler Men Motor Rider Red T-Shirts", on the usual white studio background.
+    const c = colourOf(await smallRgb(catalogueImage(10866)));
+    assert.equal(c.length, COLOUR_DIM);
+    assert.equal(dominantColourName(c), 'red');
+    const norm = Math.sqrt(c.reduce((s, v) => s + v * v, 0));
+    assert.ok(Math.abs(norm - 1) < 1e-5);
+  });
+
+  test('a pink hoodie on a grey carpet is described by the hoodie', async () => {
+    const name = dominantColourName(colourOf(await smallRgb(HOODIE_ON_CARPET)));
+    assert.match(name, /pink|magenta/);
+  });
+
+  test('same colour scores higher than another colour', async () => {
+    // 10866 red T-shirt, 26538 red shoes, 15970 navy shirt.
+    const [red1, red2, navy] = await Promise.all(
+      [10866, 26538, 15970].map(async (id) => colourOf(await smallRgb(catalogueImage(id)))),
+    );
+    const dot = (a: Float32Array, b: Float32Array) => a.reduce((s, v, i) => s + v * (b[i] as number), 0);
+    assert.ok(
+      dot(red1 as Float32Array, red2 as Float32Array) > dot(red1 as Float32Array, navy as Float32Array),
+    );
+  });
+});
+
+describe('finding the garment in a photo', { timeout: 60_000 }, () => {
+  test('a catalogue photo is a studio photo; a shopper photo is not, and its garment is boxed', async () => {
+    const studio = findForeground(await smallRgb(catalogueImage(10866)));
+    assert.equal(studio.studio, true);
+    const street = findForeground(await smallRgb(TSHIRT_ON_BLANKET));
+    assert.equal(street.studio, false);
+    assert.equal(street.found, true);
+    assert.ok(street.box.width * street.box.height < 0.9 * 48 * 48, JSON.stringify(street.box));
+  });
+
+  test('query preparation crops a shopper photo and matches the catalogue size; leaves studio photos uncropped', async () => {
+    const input = await readFile(TSHIRT_ON_BLANKET);
+    const cropped = await sharp(await prepareQuery(input, { crop: true })).metadata();
+    const original = await sharp(input).metadata();
+    assert.ok((cropped.width ?? 0) * (cropped.height ?? 0) < (original.width ?? 0) * (original.height ?? 0));
+    const matched = await sharp(
+      await prepareQuery(input, { crop: true, match: { width: 60, height: 80 } }),
+    ).metadata();
+    assert.deepEqual([matched.width, matched.height], [60, 80]);
+    const studio = await readFile(catalogueImage(10866));
+    const same = await sharp(await prepareQuery(studio, { crop: true, whiten: true })).metadata();
+    assert.deepEqual([same.width, same.height], [60, 80]);
+  });
+
+  test('whitening paints the background white', async () => {
+    const out = await prepareQuery(await readFile(TSHIRT_ON_BLANKET), {
+      whiten: true,
+      match: { width: 60, height: 80 },
+    });
+    const { data } = await sharp(out).raw().toBuffer({ resolveWithObject: true });
+    // The top-left corner was red blanket.
+    assert.deepEqual([data[0], data[1], data[2]], [255, 255, 255]);
+  });
+
+  test('an unreadable photo is refused, so that the decoder can name the fault', async () => {
+    await assert.rejects(prepareQuery(Buffer.from('not an image'), { crop: true }));
+  });
+});
+
+describe('the fixed split', () => {
+  test('about one product in five is held out, by photo hash; street photos split in halves', () => {
+    const hashes = Array.from({ length: 2000 }, (_, i) =>
+      ((i * 2654435761) % 2 ** 32).toString(16).padStart(8, '0'),
+    );
+    const held = hashes.filter(isHeldOut).length / hashes.length;
+    assert.ok(held > 0.15 && held < 0.25, String(held));
+    assert.equal(isHeldOut('0000000a'), true); // 10 % 5 == 0
+    const parts = Array.from({ length: 400 }, (_, i) => streetPart(`photo-${i}`));
+    const tune = parts.filter((p) => p === 'tune').length;
+    assert.ok(tune > 150 && tune < 250);
+  });
+});
+
+describe('a learned similarity on a real index', { timeout: 600_000 }, () => {
+  let dir: string;
+  let tmp: string;
+  const ids = subsetIds(600);
+  const build = (kind: 'learned' | 'original', extra: { rebuild?: boolean; relearn?: boolean } = {}) =>
+    buildIndex({
+      imagesDir: catalogueImages,
+      outDir: dir,
+      metadataPath: stylesCsv,
+      ids,
+      rebuild: extra.rebuild,
+      derive: deriveSimilarity({ kind, epochs: 8, ...extra }),
+    });
+
+  before(async () => {
+    tmp = await mkdtemp(join(tmpdir(), 'lookalike-similarity-'));
+    dir = join(cacheDir, 'test-indexes', 'learned');
+    await build('learned');
+  });
+  after(() => rm(tmp, { recursive: true, force: true }));
+
+  test('the manifest records the model; its files are valid and round-trip through save and load', async () => {
+    const data = await loadIndex(dir);
+    const spec = data.manifest.similarity as { kind: string; id: string; coloursFile: string };
+    assert.equal(spec.kind, 'learned');
+    const file = SimilarityFileSchema.parse(
+      JSON.parse(await readFile(join(dir, `similarity-${spec.id}.json`), 'utf8')),
+    );
+    assert.equal(file.id, spec.id);
+    assert.ok(file.training.tasks.some((t) => t.name === 'articleType'));
+    assert.ok(file.training.heldOut > 0 && file.training.products < data.manifest.count);
+    const loaded = await readSimilarity(dir, spec.id);
+    assert.ok(loaded);
+    // Saving what was loaded gives the same bytes, hence the same id.
+    assert.equal(projectionBytes(loaded.projection).id, spec.id);
+    // The catalogue photos' size is what queries are brought to.
+    assert.deepEqual(file.query, { match: { width: 60, height: 80 } });
+    assert.equal(file.labels[0]?.column, 'articleType');
+  });
+
+  test('a photo query and a stored catalogue vector are composed the same way', async () => {
+    const r = await Recommender.open(dir);
+    try {
+      assert.equal(r.manifest.similarity, 'learned');
+      const data = await loadIndex(dir);
+      const row = 7;
+      const visual = data.vectors.slice(row * 2048, (row + 1) * 2048);
+      const colour = colourOf(
+        await smallRgb(join(catalogueImages, (data.items[row] as { file: string }).file)),
+      );
+      const one = r.similarity.compose(visual, colour);
+      // The stored vector carries the product's catalogue labels; as a photo query, the predicted ones.
+      const stored = r.similarity.asPhotoQuery(
+        (await r.vectors()).slice(row * r.manifest.dim, (row + 1) * r.manifest.dim),
+      );
+      const cos = one.reduce((s, v, i) => s + v * (stored[i] as number), 0);
+      assert.ok(cos > 0.9999, String(cos));
+    } finally {
+      await r.close();
+    }
+  });
+
+  test('the learned parts rank products of the same kind higher than the visual part alone', async () => {
+    const data = await loadIndex(dir);
+    const loaded = await readSimilarity(dir, learnedId(data.manifest));
+    assert.ok(loaded);
+    const learnedOnly = Similarity.learned(2048, {
+      ...loaded,
+      file: { ...loaded.file, weights: { visual: 0, learned: 0.5, labels: 0.5, colour: 0 } },
+    });
+    const projected = await learnedOnly.composeAll(
+      data.vectors,
+      undefined,
+      data.items.map((i) => i.metadata),
+    );
+    const agreement = (queries: Float32Array, vectors: Float32Array, dim: number) => {
+      let same = 0;
+      let total = 0;
+      const n = data.items.length;
+      for (let q = 0; q < n; q++) {
+        const scores: [number, number][] = [];
+        for (let r = 0; r < n; r++) {
+          if (r === q || data.items[r]?.hash === data.items[q]?.hash) continue;
+          let s = 0;
+          for (let d = 0; d < dim; d++)
+            s += (vectors[q * dim + d] as number) * (vectors[r * dim + d] as number);
+          scores.push([r, s]);
+        }
+        scores.sort((a, b) => b[1] - a[1]);
+        for (const [r] of scores.slice(0, 5)) {
+          total += 1;
+          if (data.items[r]?.metadata.articleType === data.items[q]?.metadata.articleType) same += 1;
+        }
+      }
+      return same / total;
+    };
+    // Queries are photos (predicted labels), candidates carry their catalogue labels.
+    const queries = new Float32Array(projected.length);
+    for (let r = 0; r < data.items.length; r++) {
+      const d = learnedOnly.dim;
+      queries.set(learnedOnly.asPhotoQuery(projected.subarray(r * d, (r + 1) * d)), r * d);
+    }
+    const visual = agreement(data.vectors, data.vectors, 2048);
+    const learned = agreement(queries, projected, learnedOnly.dim);
+    assert.ok(learned > visual + 0.03, `learned ${learned.toFixed(3)} vs visual ${visual.toFixed(3)}`);
+  });
+
+  test("a shopper's photo is weighted with the shopper weights: visual only ranks as the visual vectors do", async () => {
+    const r = await Recommender.open(dir);
+    try {
+      const data = await loadIndex(dir);
+      const visual = data.vectors.slice(3 * 2048, 4 * 2048);
+      const q = r.similarity.compose(visual, new Float32Array(COLOUR_DIM).fill(1), false);
+      assert.deepEqual(r.similarity.shopperWeights, { visual: 1, learned: 0, labels: 0, colour: 0 });
+      const all = await r.vectors();
+      const d = r.manifest.dim;
+      const fused = (row: number) => q.reduce((s, v, i) => s + v * (all[row * d + i] as number), 0);
+      const plain = (row: number) =>
+        visual.reduce((s, v, i) => s + v * (data.vectors[row * 2048 + i] as number), 0);
+      const rows = Array.from({ length: data.items.length }, (_, i) => i);
+      const byFused = [...rows].sort((a, b) => fused(b) - fused(a)).slice(0, 10);
+      const byPlain = [...rows].sort((a, b) => plain(b) - plain(a)).slice(0, 10);
+      assert.deepEqual(byFused, byPlain);
+    } finally {
+      await r.close();
+    }
+  });
+
+  test('incremental indexing reuses the learned model; another similarity is refused without --rebuild', async () => {
+    const before = (await loadIndex(dir)).manifest;
+    const again = await build('learned');
+    assert.equal(again.committed, false);
+    assert.equal(learnedId(again.manifest), learnedId(before));
+    await assert.rejects(
+      build('original'),
+      (err: Error) => err instanceof IndexError && /--rebuild/.test(err.message),
+    );
+  });
+
+  test('recommend: shopper photos are prepared; --similarity original gives the original results', async () => {
+    const learned = await run(process.execPath, [
+      cli,
+      'recommend',
+      HOODIE_ON_CARPET,
+      '--index',
+      dir,
+      '--json',
+    ]);
+    const original = await run(process.execPath, [
+      cli,
+      'recommend',
+      HOODIE_ON_CARPET,
+      '--index',
+      dir,
+      '--json',
+      '--similarity',
+      'original',
+    ]);
+    const a = JSON.parse(learned.stdout) as { results: { id: string }[] };
+    const b = JSON.parse(original.stdout) as { results: { id: string }[] };
+    assert.equal(a.results.length, 5);
+    assert.equal(b.results.length, 5);
+    assert.notDeepEqual(
+      a.results.map((x) => x.id),
+      b.results.map((x) => x.id),
+    );
+  });
+
+  test('eval --street measures shoppers photos per part and per class, on held-out products', async () => {
+    const street = join(tmp, 'street');
+    await mkdir(join(street, 'images'), { recursive: true });
+    const labels = (await readFile(join(streetDir, 'labels.csv'), 'utf8')).trim().split('\n');
+    const chosen = labels.slice(1, 41);
+    for (const line of chosen) {
+      const [image] = line.split(',');
+      await symlink(join(streetDir, 'images', `${image}.jpg`), join(street, 'images', `${image}.jpg`));
+    }
+    await writeFile(join(street, 'labels.csv'), `${[labels[0], ...chosen].join('\n')}\n`);
+    await copyFile(join(streetDir, 'label-to-articletypes.json'), join(street, 'label-to-articletypes.json'));
+    const ev = await evaluate({ indexDir: dir, streetDir: street });
+    try {
+      const st = ev.summary.street;
+      assert.ok(st);
+      assert.ok(st.all.photos > 20 && st.all.photos <= 40);
+      assert.equal(st.tune.photos + st.report.photos, st.all.photos);
+      assert.ok(
+        st.all.precision.value !== null && st.all.precision.value >= 0 && st.all.precision.value <= 1,
+      );
+      assert.ok(st.perLabel.length > 3);
+      assert.ok(ev.summary.leaveOneOut.heldOut < ev.summary.products);
+      assert.equal(ev.summary.leaveOneOut.precision.articleType.queries, ev.summary.leaveOneOut.heldOut);
+    } finally {
+      await ev.index.close();
+    }
+    const { stdout } = await run(process.execPath, [
+      cli,
+      'eval',
+      '--index',
+      dir,
+      '--street',
+      street,
+      '--no-report',
+    ]);
+    assert.match(stdout, /street P@5 \(report part\)/);
+    assert.match(stdout, /Split: held-out/);
+  });
+
+  test('lookalike learn relearns with the given weights, and the manifest points at the new model', async () => {
+    const copy = join(tmp, 'copy');
+    await mkdir(copy);
+    for (const f of readdirSync(dir)) if (!f.startsWith('.')) await copyFile(join(dir, f), join(copy, f));
+    const { stdout } = await run(process.execPath, [
+      cli,
+      'learn',
+      '--index',
+      copy,
+      '--epochs',
+      '3',
+      '--weights',
+      'visual=1,learned=1,labels=0,colour=0',
+      '--query-prep',
+      'crop,match=60x80',
+    ]);
+    assert.match(stdout, /Learned similarity [0-9a-f]{16}/);
+    const r = await Recommender.open(copy);
+    try {
+      assert.deepEqual(r.manifest.weights, { visual: 0.5, learned: 0.5, labels: 0, colour: 0 });
+      assert.deepEqual(r.similarity.queryPrep, { crop: true, match: { width: 60, height: 80 } });
+    } finally {
+      await r.close();
+    }
+    assert.ok(existsSync(join(copy, 'manifest.json')));
+  });
+
+  test('detected label columns: categories, not names or numbers', async () => {
+    const data = await loadIndex(dir);
+    const tasks = detectTasks(data.items).map((t) => t.column);
+    assert.ok(tasks.includes('articleType'));
+    assert.ok(tasks.includes('baseColour'));
+    assert.ok(!tasks.includes('productDisplayName'));
+    assert.ok(!tasks.includes('year'));
+    assert.ok(!tasks.includes('id'));
+  });
+});
