@@ -9,6 +9,8 @@
  *     with a projection learned without it: how the default weights were chosen.
  *   MODE=street VARIANTS=plain,match,crop,cropmatch,whitematch,cropwhitematch,matchflip FUSIONS='[...]' npm run bench:tune
  *     street-dev P@5 and hit@5 for each query preparation and weighting, tune and report halves.
+ *     A 7th weight scores the articleType vote of the VOTE (default 50) nearest visual neighbours;
+ *     QUOTAS='[3,1,1]' fills the 5 results from the most voted kinds in turn (diversified).
  *   MODE=f224 VARIANTS=plain,match FUSIONS='[...]' npm run bench:tune
  *     fashion-224 recall@1 of held-out products.
  */
@@ -470,7 +472,37 @@ if (mode === 'street') {
     const St = labelSims(P[typeIdx] as Float32Array, typeIdx);
     const Sk = labelSims(P[colourIdx] as Float32Array, colourIdx);
     const Sa = allLabelSims(P);
-    for (const [a, b, t, k, c, all = 0] of fusions) {
+    // Neighbour vote: each query's articleType distribution among its top VOTE visual neighbours.
+    const voteK = Number(process.env.VOTE ?? 50);
+    const Sv = new Float32Array(Sr.length);
+    {
+      const tl = labelCols[typeIdx] as (typeof labelCols)[number];
+      const C = tl.classes.length;
+      const cls = new Int32Array(n).map((_, r) => tl.at.get(items[r]?.metadata[tl.column] ?? '') ?? -1);
+      const nq = Sr.length / n;
+      for (let qi = 0; qi < nq; qi++) {
+        const top = topk(Sr, qi, voteK, () => false);
+        const dist = new Float64Array(C);
+        for (const r of top)
+          if ((cls[r] as number) >= 0) dist[cls[r] as number] = (dist[cls[r] as number] as number) + 1;
+        let norm = 0;
+        for (const v of dist) norm += v * v;
+        norm = Math.sqrt(norm) || 1;
+        for (let r = 0; r < n; r++) {
+          const c = cls[r] as number;
+          Sv[qi * n + r] = c >= 0 ? (dist[c] as number) / norm : 0;
+        }
+      }
+    }
+    for (const [a, b, t, k, c, all = 0, vote = 0] of fusions as number[][] as [
+      number,
+      number,
+      number,
+      number,
+      number,
+      number?,
+      number?,
+    ][]) {
       const S = fuse([
         [Sr, a],
         [Sp, b],
@@ -478,11 +510,33 @@ if (mode === 'street') {
         [Sk, k],
         [Sc, c],
         [Sa, all],
+        [Sv, vote],
       ]);
       const acc = [0, 0, 0, 0, 0, 0];
+      const quotas: number[] = JSON.parse(process.env.QUOTAS ?? '[]');
+      const diversify = (qi: number): number[] => {
+        const cand = topk(S, qi, 100, () => false);
+        if (quotas.length === 0) return cand.slice(0, 5);
+        const votes = new Map<string, number>();
+        for (const r of cand.slice(0, voteK)) {
+          const t = items[r]?.metadata.articleType ?? '';
+          votes.set(t, (votes.get(t) ?? 0) + 1);
+        }
+        const kinds = [...votes.entries()].sort((x, y) => y[1] - x[1]).map(([t]) => t);
+        const out: number[] = [];
+        quotas.forEach((q, i) => {
+          const kind = kinds[i];
+          if (kind === undefined) return;
+          out.push(
+            ...cand.filter((r) => items[r]?.metadata.articleType === kind && !out.includes(r)).slice(0, q),
+          );
+        });
+        for (const r of cand) if (out.length < 5 && !out.includes(r)) out.push(r);
+        return out.slice(0, 5);
+      };
       used.forEach(([, label], qi) => {
         const ok = new Set(map[label as string]);
-        const res = topk(S, qi, 5, () => false);
+        const res = diversify(qi);
         const hits = res.filter((r) => ok.has(items[r]?.metadata.articleType ?? '')).length;
         const part = tune[qi] ? 0 : 3;
         acc[part]! += hits / 5;
@@ -490,7 +544,7 @@ if (mode === 'street') {
         acc[part + 2]! += 1;
       });
       console.log(
-        `street ${v} ${JSON.stringify([a, b, t, k, c, all])} tune P@5 ${(acc[0]! / acc[2]!).toFixed(3)} hit@5 ${(acc[1]! / acc[2]!).toFixed(3)} | report P@5 ${(acc[3]! / acc[5]!).toFixed(3)} hit@5 ${(acc[4]! / acc[5]!).toFixed(3)}`,
+        `street ${v} ${JSON.stringify([a, b, t, k, c, all, vote])} tune P@5 ${(acc[0]! / acc[2]!).toFixed(3)} hit@5 ${(acc[1]! / acc[2]!).toFixed(3)} | report P@5 ${(acc[3]! / acc[5]!).toFixed(3)} hit@5 ${(acc[4]! / acc[5]!).toFixed(3)}`,
       );
     }
   }

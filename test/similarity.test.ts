@@ -14,6 +14,8 @@ import { findForeground } from '../src/images/foreground.js';
 import { prepareQuery } from '../src/images/query-prep.js';
 import { buildIndex } from '../src/index/builder.js';
 import { IndexError, type IndexManifest, loadIndex } from '../src/index/store.js';
+import type { ApiHealth, ApiResults } from '../src/interfaces/http/contract.js';
+import { startServer } from '../src/interfaces/http/server.js';
 import { Recommender } from '../src/recommend/recommender.js';
 import { Similarity } from '../src/similarity/composer.js';
 import { deriveSimilarity, recordedSimilarity } from '../src/similarity/derive.js';
@@ -347,6 +349,35 @@ describe('a learned similarity on a real index', { timeout: 600_000 }, () => {
       await r.close();
     }
     assert.ok(existsSync(join(copy, 'manifest.json')));
+  });
+
+  test("the HTTP API explains matches and names the photo's likely kind; health names the similarity", async () => {
+    const server = await startServer({ indexDir: dir, host: '127.0.0.1', port: 0 });
+    try {
+      const form = new FormData();
+      // A catalogue product's 224x224 photo: studio-like, so the full learned similarity applies.
+      form.append(
+        'image',
+        new Blob([await readFile(join(datasetsDir, 'fashion-224', 'images', '10866.jpg'))]),
+        'q.jpg',
+      );
+      const response = await fetch(`${server.url}api/recommend`, { method: 'POST', body: form });
+      const body = (await response.json()) as ApiResults;
+      assert.equal(response.status, 200, JSON.stringify(body));
+      assert.equal(body.results.length, 5);
+      const kind = body.query.predicted?.[0];
+      assert.equal(kind?.column, 'articleType');
+      assert.equal(kind?.value, 'Tshirts');
+      assert.ok(body.results.every((r) => Array.isArray(r.reasons)));
+      assert.ok(
+        body.results.some((r) => r.reasons.includes('same articleType: Tshirts')),
+        JSON.stringify(body.results),
+      );
+      const health = (await (await fetch(`${server.url}api/health`)).json()) as ApiHealth;
+      assert.equal(health.index.similarity, 'learned');
+    } finally {
+      await server.close();
+    }
   });
 
   test('detected label columns: categories, not names or numbers', async () => {
