@@ -96,6 +96,23 @@ const LEVERS: Lever[] = [
   },
 ];
 
+const f = (v: number | null | undefined) => (v === null || v === undefined ? '–' : v.toFixed(3));
+const w = (s: EvalSummary) =>
+  `${s.weights.visual.toFixed(2)}/${s.weights.learned.toFixed(2)}/${s.weights.labels.toFixed(2)}/${s.weights.colour.toFixed(2)}`;
+const prep = (s: EvalSummary) =>
+  [
+    s.queryPrep.crop && 'crop',
+    s.queryPrep.whiten && 'whiten',
+    s.queryPrep.match && 'match',
+    s.queryPrep.flip && 'flip',
+  ]
+    .filter(Boolean)
+    .join('+') || 'none';
+function row(lever: Lever, s: EvalSummary): string {
+  const p = s.leaveOneOut.precision;
+  return `| ${lever.name} | ${w(s)} | ${prep(s)} | ${f(p.articleType.value)} | ${f(p.baseColour.value)} | ${f(p.subCategory.value)} | ${f(p.gender.value)} | ${f(s.queries?.recallAt1)} | ${f(s.queries?.recallAt5)} | ${f(s.street?.report.precision.value)} | ${f(s.street?.report.hitRate.value)} | ${f(s.street?.tune.precision.value)} | ${f(s.street?.tune.hitRate.value)} |`;
+}
+
 const only = values.only?.split(',');
 const rows: { lever: Lever; summary: EvalSummary }[] = [];
 for (const lever of LEVERS.filter((l, i) => !only || only.includes(String(i)) || only.includes(l.name))) {
@@ -113,29 +130,15 @@ for (const lever of LEVERS.filter((l, i) => !only || only.includes(String(i)) ||
   await ev.index.close();
   rows.push({ lever, summary: ev.summary });
   process.stderr.write(`${lever.name}: ${((performance.now() - started) / 1000).toFixed(0)} s\n`);
+  process.stderr.write(`${row(lever, ev.summary)}\n`);
 }
 
-const f = (v: number | null | undefined) => (v === null || v === undefined ? '–' : v.toFixed(3));
-const w = (s: EvalSummary) =>
-  `${s.weights.visual.toFixed(2)}/${s.weights.learned.toFixed(2)}/${s.weights.labels.toFixed(2)}/${s.weights.colour.toFixed(2)}`;
-const prep = (s: EvalSummary) =>
-  [
-    s.queryPrep.crop && 'crop',
-    s.queryPrep.whiten && 'whiten',
-    s.queryPrep.match && 'match',
-    s.queryPrep.flip && 'flip',
-  ]
-    .filter(Boolean)
-    .join('+') || 'none';
 const lines = [
   `Index ${values.index}; ${cpus()[0]?.model ?? 'CPU'}, ${cpus().length} cores`,
   '',
   '| lever | weights v/l/lab/c | query prep | articleType P@5 | baseColour P@5 | subCategory P@5 | gender P@5 | recall@1 | recall@5 | street P@5 (report) | street hit@5 (report) | street P@5 (tune) | street hit@5 (tune) |',
   '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-  ...rows.map(({ lever, summary: s }) => {
-    const p = s.leaveOneOut.precision;
-    return `| ${lever.name} | ${w(s)} | ${prep(s)} | ${f(p.articleType.value)} | ${f(p.baseColour.value)} | ${f(p.subCategory.value)} | ${f(p.gender.value)} | ${f(s.queries?.recallAt1)} | ${f(s.queries?.recallAt5)} | ${f(s.street?.report.precision.value)} | ${f(s.street?.report.hitRate.value)} | ${f(s.street?.tune.precision.value)} | ${f(s.street?.tune.hitRate.value)} |`;
-  }),
+  ...rows.map(({ lever, summary }) => row(lever, summary)),
 ];
 process.stdout.write(`${lines.join('\n')}\n`);
 await writeFile(values.out, JSON.stringify(rows, null, 2)).catch(() => undefined);

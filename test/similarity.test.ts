@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { cacheDir, datasetsDir } from '../src/config.js';
 import { evaluate } from '../src/evaluation/evaluate.js';
+import { renderReport } from '../src/evaluation/report.js';
 import { COLOUR_DIM, colourOf, dominantColourName, smallRgb } from '../src/images/colour.js';
 import { findForeground } from '../src/images/foreground.js';
 import { prepareQuery } from '../src/images/query-prep.js';
@@ -308,6 +309,9 @@ describe('a learned similarity on a real index', { timeout: 600_000 }, () => {
       assert.ok(st.perLabel.length > 3);
       assert.ok(ev.summary.leaveOneOut.heldOut < ev.summary.products);
       assert.equal(ev.summary.leaveOneOut.precision.articleType.queries, ev.summary.leaveOneOut.heldOut);
+      const html = await renderReport(ev, { samples: 3 });
+      assert.ok(html.includes('Street photos (report part): a random sample'));
+      assert.ok(html.includes('street P@5 (report part)'));
     } finally {
       await ev.index.close();
     }

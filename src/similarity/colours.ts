@@ -32,7 +32,7 @@ export async function computeColours(
   const unique = [...todo.entries()];
   const limit = pLimit(8);
   let done = 0;
-  input.onProgress?.(0, unique.length);
+  if (unique.length > 0) input.onProgress?.(0, unique.length);
   await Promise.all(
     unique.map(([hash, file]) =>
       limit(async () => {

@@ -43,7 +43,7 @@ export async function runFolderIndex(options: FolderIndexOptions): Promise<Build
     progress.update(stage, UNITS[stage], done, total);
   const stages: Record<string, number> = {};
   let stageStart = performance.now();
-  let stageName = 'embedding';
+  let stageName = 'listing and embedding';
   const mark = (next: string) => {
     stages[stageName] = (stages[stageName] ?? 0) + (performance.now() - stageStart) / 1000;
     stageName = next;
