@@ -7,10 +7,14 @@
 
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
-import onnxProto from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
-
-const { onnx } = onnxProto;
+import {
+  FLOAT_TENSOR,
+  graphModel,
+  INT_ATTRIBUTE,
+  INT64_TENSOR,
+  tensorValue,
+} from '../embeddings/onnx-graph.js';
 
 export type KnnBackend = 'onnx' | 'usearch';
 
@@ -35,53 +39,37 @@ const MAX_BLOCK = 1024;
 
 /** score = queries x catalogueᵀ, then the top k of each row. */
 function knnModel(dim: number): Uint8Array {
-  const { INT, INT64, FLOAT } = {
-    INT: onnx.AttributeProto.AttributeType.INT,
-    INT64: onnx.TensorProto.DataType.INT64,
-    FLOAT: onnx.TensorProto.DataType.FLOAT,
-  };
-  const value = (name: string, elemType: number, dims: (number | string)[]) => ({
-    name,
-    type: {
-      tensorType: {
-        elemType,
-        shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) },
+  return graphModel({
+    producer: 'lookalike-eval',
+    name: 'exact_knn',
+    nodes: [
+      {
+        opType: 'Gemm',
+        input: ['queries', 'catalogue'],
+        output: ['scores'],
+        attribute: [{ name: 'transB', type: INT_ATTRIBUTE, i: 1 }],
       },
-    },
+      {
+        opType: 'TopK',
+        input: ['scores', 'k'],
+        output: ['values', 'indices'],
+        attribute: [
+          { name: 'axis', type: INT_ATTRIBUTE, i: 1 },
+          { name: 'largest', type: INT_ATTRIBUTE, i: 1 },
+          { name: 'sorted', type: INT_ATTRIBUTE, i: 1 },
+        ],
+      },
+    ],
+    inputs: [
+      tensorValue('queries', FLOAT_TENSOR, ['batch', dim]),
+      tensorValue('catalogue', FLOAT_TENSOR, ['count', dim]),
+      tensorValue('k', INT64_TENSOR, [1]),
+    ],
+    outputs: [
+      tensorValue('values', FLOAT_TENSOR, ['batch', 'k']),
+      tensorValue('indices', INT64_TENSOR, ['batch', 'k']),
+    ],
   });
-  const model = onnx.ModelProto.create({
-    irVersion: 7,
-    producerName: 'lookalike-eval',
-    opsetImport: [{ domain: '', version: 13 }],
-    graph: {
-      name: 'exact_knn',
-      node: [
-        {
-          opType: 'Gemm',
-          input: ['queries', 'catalogue'],
-          output: ['scores'],
-          attribute: [{ name: 'transB', type: INT, i: 1 }],
-        },
-        {
-          opType: 'TopK',
-          input: ['scores', 'k'],
-          output: ['values', 'indices'],
-          attribute: [
-            { name: 'axis', type: INT, i: 1 },
-            { name: 'largest', type: INT, i: 1 },
-            { name: 'sorted', type: INT, i: 1 },
-          ],
-        },
-      ],
-      input: [
-        value('queries', FLOAT, ['batch', dim]),
-        value('catalogue', FLOAT, ['count', dim]),
-        value('k', INT64, [1]),
-      ],
-      output: [value('values', FLOAT, ['batch', 'k']), value('indices', INT64, ['batch', 'k'])],
-    },
-  });
-  return onnx.ModelProto.encode(model).finish();
 }
 
 type Usearch = typeof import('usearch');

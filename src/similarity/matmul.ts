@@ -4,10 +4,8 @@
  * of times slower.
  */
 import { availableParallelism } from 'node:os';
-import onnxProto from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
-
-const { onnx } = onnxProto;
+import { FLOAT_TENSOR, graphModel, INT_ATTRIBUTE, tensorValue } from '../embeddings/onnx-graph.js';
 
 /** A row-major matrix. */
 export interface Matrix {
@@ -23,34 +21,23 @@ export function matrix(rows: number, cols: number, data?: Float32Array): Matrix 
 }
 
 function gemmModel(transA: boolean, transB: boolean): Uint8Array {
-  const INT = onnx.AttributeProto.AttributeType.INT;
-  const FLOAT = onnx.TensorProto.DataType.FLOAT;
-  const value = (name: string, dims: string[]) => ({
-    name,
-    type: { tensorType: { elemType: FLOAT, shape: { dim: dims.map((d) => ({ dimParam: d })) } } },
+  return graphModel({
+    producer: 'lookalike-learning',
+    name: 'gemm',
+    nodes: [
+      {
+        opType: 'Gemm',
+        input: ['a', 'b'],
+        output: ['c'],
+        attribute: [
+          { name: 'transA', type: INT_ATTRIBUTE, i: transA ? 1 : 0 },
+          { name: 'transB', type: INT_ATTRIBUTE, i: transB ? 1 : 0 },
+        ],
+      },
+    ],
+    inputs: [tensorValue('a', FLOAT_TENSOR, ['a0', 'a1']), tensorValue('b', FLOAT_TENSOR, ['b0', 'b1'])],
+    outputs: [tensorValue('c', FLOAT_TENSOR, ['m', 'n'])],
   });
-  const model = onnx.ModelProto.create({
-    irVersion: 7,
-    producerName: 'lookalike-learning',
-    opsetImport: [{ domain: '', version: 13 }],
-    graph: {
-      name: 'gemm',
-      node: [
-        {
-          opType: 'Gemm',
-          input: ['a', 'b'],
-          output: ['c'],
-          attribute: [
-            { name: 'transA', type: INT, i: transA ? 1 : 0 },
-            { name: 'transB', type: INT, i: transB ? 1 : 0 },
-          ],
-        },
-      ],
-      input: [value('a', ['a0', 'a1']), value('b', ['b0', 'b1'])],
-      output: [value('c', ['m', 'n'])],
-    },
-  });
-  return onnx.ModelProto.encode(model).finish();
 }
 
 /** Matrix products A·B, Aᵀ·B and A·Bᵀ. */
