@@ -344,10 +344,11 @@ export class Recommender {
         ),
       };
     }
-    const { vector, predicted } = await this.photoQuery(image, bytes);
+    const { vector, predicted, studio } = await this.photoQuery(image, bytes);
     // A confident guess of the photo's kind explains results of that kind.
     const guess = predicted?.[0];
-    const kind = guess && guess.probability >= 0.5 ? guess.value : undefined;
+    // (Not for shoppers' photos: the guess is right for only about a third of them.)
+    const kind = studio && guess && guess.probability >= 0.5 ? guess.value : undefined;
     return {
       query: { excluded: [], ...(predicted ? { predicted } : {}) },
       results: await this.nearest(vector, options, new Set(), kind),
@@ -371,7 +372,7 @@ export class Recommender {
   private async photoQuery(
     image: ImageInput,
     bytes?: Buffer,
-  ): Promise<{ vector: Float32Array; predicted?: QueryInfo['predicted'] }> {
+  ): Promise<{ vector: Float32Array; predicted?: QueryInfo['predicted']; studio?: boolean }> {
     const embedder = await this.getEmbedder();
     if (!this.similarity.learned) return { vector: (await embedder.embed([image]))[0] as Float32Array };
     const prepared = await this.prepare([{ image, bytes }]);
@@ -380,6 +381,7 @@ export class Recommender {
     return {
       vector: this.similarity.compose(visual, prepared[0]?.colour, prepared[0]?.studio ?? true),
       predicted: this.similarity.predict(visual),
+      studio: prepared[0]?.studio ?? true,
     };
   }
 

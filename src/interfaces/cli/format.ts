@@ -14,7 +14,7 @@ export function resultsAsText(title: string, result: RecommendResult): string {
     );
   }
   const p = result.query.predicted?.[0];
-  if (p)
+  if (p && p.probability >= 0.5)
     lines.push(`(the photo looks like ${p.column} ${p.value}, ${Math.round(p.probability * 100)}% sure)`);
   if (result.results.length === 0) lines.push('No matching products.');
   else {
