@@ -125,7 +125,12 @@ for (const lever of LEVERS.filter((l, i) => !only || only.includes(String(i)) ||
     heldOutOnly: true,
     similarity: lever.similarity,
     // A lever applies to every photo: the same weights for shoppers' photos, unless it is the default.
-    tuning: { weights: lever.weights, shopperWeights: lever.weights, query: lever.query },
+    tuning: {
+      weights: lever.weights,
+      shopperWeights: lever.weights,
+      query: lever.query,
+      shopperQuery: lever.query,
+    },
   });
   await ev.index.close();
   rows.push({ lever, summary: ev.summary });

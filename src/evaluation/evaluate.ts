@@ -25,6 +25,7 @@ export interface EvalSummary {
   weights: FusionWeights;
   shopperWeights: FusionWeights;
   queryPrep: QueryPrep;
+  shopperQueryPrep: QueryPrep;
   /** The fixed product split: leave-one-out and query-photo figures are over held-out products. */
   split: string;
   date: string;
@@ -144,6 +145,7 @@ export async function evaluate(options: EvaluateOptions): Promise<Evaluation> {
       weights: index.recommender.manifest.weights,
       shopperWeights: index.recommender.similarity.shopperWeights,
       queryPrep: index.recommender.similarity.queryPrep,
+      shopperQueryPrep: index.recommender.similarity.shopperQueryPrep,
       split: SPLIT_NAME,
       date: new Date().toISOString(),
       leaveOneOut: {

@@ -84,7 +84,7 @@ export function metricsText(summary: EvalSummary, reportPath?: string): string {
   const lines = [
     `Index ${summary.index}: ${summary.products} products (${summary.distinctPhotos} distinct photos), ${describeSpec(summary.spec)}`,
     `Similarity: ${summary.similarity} (weights ${describeWeights(summary.weights)}; shoppers' photos ${describeWeights(summary.shopperWeights)})`,
-    `Query photos prepared: ${describePrep(summary.queryPrep)}`,
+    `Query photos prepared: ${describePrep(summary.queryPrep)}; shoppers' photos: ${describePrep(summary.shopperQueryPrep)}`,
     `Split: ${summary.split}; ${loo.heldOut} held-out products`,
     `Leave-one-out: ${loo.products} queries, k=${loo.k}, in ${loo.seconds.toFixed(2)} s` +
       (loo.fallbacks > 0 ? ` (${loo.fallbacks} searched again one by one)` : ''),

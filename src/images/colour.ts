@@ -9,6 +9,7 @@
  */
 import sharp from 'sharp';
 import { findForeground, type RgbImage } from './foreground.js';
+import { MAX_INPUT_PIXELS } from './preprocess.js';
 
 const HUES = 12;
 const LIGHTS = 3;
@@ -91,7 +92,13 @@ export function colourOf(img: RgbImage): Float32Array {
 
 /** Decodes a photo (already checked by the caller's decoder) to the small image the descriptor uses. */
 export async function smallRgb(input: string | Buffer, size = COLOUR_SIZE): Promise<RgbImage> {
-  const { data, info } = await sharp(input, { autoOrient: true, page: 0, pages: 1 })
+  const { data, info } = await sharp(input, {
+    autoOrient: true,
+    page: 0,
+    pages: 1,
+    limitInputPixels: MAX_INPUT_PIXELS,
+    failOn: 'warning',
+  })
     .resize(size, size, { fit: 'fill' })
     .flatten({ background: '#ffffff' })
     .toColourspace('srgb')

@@ -443,9 +443,11 @@ export class Recommender {
     });
   }
 
-  /** Query photos as the learned similarity prepares them, with their colour descriptors. */
+  /**
+   * Query photos as the learned similarity prepares them (catalogue-like photos and shoppers'
+   * photos each their own way), with their colour descriptors.
+   */
   private async prepare(queries: { image: ImageInput; bytes?: Buffer }[]): Promise<PreparedQuery[]> {
-    const prep = this.similarity.queryPrep;
     const limit = pLimit(4);
     return Promise.all(
       queries.map(({ image, bytes }) =>
@@ -454,11 +456,14 @@ export class Recommender {
           const data = bytes ?? (typeof image === 'string' ? undefined : image.data);
           if (!data) return { input: image };
           // Unreadable photos go to the embedder as they are: it names the fault.
+          const small = await smallRgb(data).catch(() => undefined);
+          if (!small) return { input: image };
+          const studio = findForeground(small).studio;
+          const prep = studio ? this.similarity.queryPrep : this.similarity.shopperQueryPrep;
           const prepared = hasPrep(prep) ? await prepareQuery(data, prep).catch(() => undefined) : data;
           if (!prepared) return { input: image };
-          const small = await smallRgb(data).catch(() => undefined);
-          const studio = small ? findForeground(small).studio : true;
-          const colour = await smallRgb(prepared).then(colourOf, () => undefined);
+          const colour =
+            prepared === data ? colourOf(small) : await smallRgb(prepared).then(colourOf, () => undefined);
           const mirror = prep.flip
             ? await sharp(prepared)
                 .flop()

@@ -107,9 +107,14 @@ export class Similarity {
     return this.learned?.file.shopperWeights ?? this.weights;
   }
 
-  /** How query photos are prepared (none for the original similarity). */
+  /** How catalogue-like query photos are prepared (none for the original similarity). */
   get queryPrep(): QueryPrep {
     return this.learned?.file.query ?? {};
+  }
+
+  /** How shoppers' photos (not on a plain light background) are prepared: as they are by default. */
+  get shopperQueryPrep(): QueryPrep {
+    return this.learned?.file.shopperQuery ?? {};
   }
 
   /** The label column that names a product's kind (the first learned), if any. */

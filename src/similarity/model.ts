@@ -66,6 +66,8 @@ export const SimilarityFileSchema = z.object({
   shopperWeights: WeightsSchema,
   /** How a query photo is prepared before it is described. */
   query: QueryPrepSchema,
+  /** How a shopper's photo is prepared (absent: as it is). */
+  shopperQuery: QueryPrepSchema.optional(),
   training: z.object({
     split: z.string(),
     products: z.number().int().nonnegative(),

@@ -12,6 +12,7 @@ export interface SimilarityTuning {
   weights?: FusionWeights;
   shopperWeights?: FusionWeights;
   query?: QueryPrep;
+  shopperQuery?: QueryPrep;
 }
 
 export interface OpenedSimilarity {
@@ -53,6 +54,7 @@ export async function openSimilarity(
     weights: tuning.weights ?? model.file.weights,
     shopperWeights: tuning.shopperWeights ?? model.file.shopperWeights,
     query: tuning.query ?? model.file.query,
+    shopperQuery: tuning.shopperQuery ?? model.file.shopperQuery,
   };
   const similarity = Similarity.learned(dim, { ...model, file });
   return {

@@ -66,7 +66,12 @@ async function evalIndex(flags: Flags): Promise<void> {
     queriesDir: flags.queries,
     streetDir: flags.street,
     similarity: flags.similarity,
-    tuning: { weights: flags.weights, shopperWeights: flags.shopperWeights, query: flags.queryPrep },
+    tuning: {
+      weights: flags.weights,
+      shopperWeights: flags.shopperWeights,
+      query: flags.queryPrep,
+      shopperQuery: flags.queryPrep,
+    },
     maxQueries: flags.maxQueries,
     seed: flags.seed,
     embedder,
@@ -190,7 +195,7 @@ export function registerEval(program: Command): void {
     )
     .option(
       '--query-prep <steps>',
-      "with the learned similarity: query preparation to measure instead of the model's own (crop, whiten, match=<w>x<h>, flip, or none)",
+      "with the learned similarity: query preparation of every photo to measure instead of the model's own (crop, whiten, match=<w>x<h>, flip, or none)",
       parseQueryPrep,
     )
     .option(
