@@ -8,6 +8,7 @@
 
 import { COLOUR_DESCRIPTOR, COLOUR_DIM } from '../images/colour.js';
 import type { QueryPrep } from '../images/query-prep.js';
+import { hashBytes } from '../index/catalogue.js';
 import type { IndexItem } from '../index/store.js';
 import type { FusionWeights, SimilarityFile } from './model.js';
 import { projectionBytes, SIMILARITY_FORMAT, SIMILARITY_VERSION } from './model.js';
@@ -21,7 +22,7 @@ export interface TaskSpec {
 }
 
 /** The fused score's default weights, measured on the training side (README, "Recommendation quality"). */
-export const DEFAULT_WEIGHTS: FusionWeights = { visual: 0.3, learned: 0.2, labels: 0.35, colour: 0.15 };
+export const DEFAULT_WEIGHTS: FusionWeights = { visual: 0.45, learned: 0.15, labels: 0.2, colour: 0.2 };
 /** For shoppers' photos (README, "Shoppers' photos"): the learned parts transfer poorly to them. */
 export const DEFAULT_SHOPPER_WEIGHTS: FusionWeights = { visual: 1, learned: 0, labels: 0, colour: 0 };
 
@@ -168,7 +169,14 @@ export async function learnSimilarity(input: LearnInput): Promise<Learned> {
       input.onEpoch?.(e, total, loss, accuracy);
     },
   });
-  const { bytes, sha256, id } = projectionBytes(projection);
+  const { bytes, sha256 } = projectionBytes(projection);
+  const labels = tasks.map((t) => ({ column: t.name, classes: t.classes, share: labelShare(t, tasks) }));
+  const weights = input.weights ?? DEFAULT_WEIGHTS;
+  const shopperWeights = input.shopperWeights ?? DEFAULT_SHOPPER_WEIGHTS;
+  // The id covers everything that decides a search vector: other weights, other vectors.
+  const id = hashBytes(
+    new TextEncoder().encode(JSON.stringify([sha256, labels, weights, shopperWeights, input.query])),
+  ).slice(0, 16);
   const file: SimilarityFile = {
     format: SIMILARITY_FORMAT,
     version: SIMILARITY_VERSION,
@@ -176,9 +184,9 @@ export async function learnSimilarity(input: LearnInput): Promise<Learned> {
     createdAt: new Date().toISOString(),
     projection: { file: `projection-${id}.f32`, inputDim: dim, outputDim: projection.outputDim, sha256 },
     colour: { descriptor: COLOUR_DESCRIPTOR, dim: COLOUR_DIM },
-    labels: tasks.map((t) => ({ column: t.name, classes: t.classes, share: labelShare(t, tasks) })),
-    weights: input.weights ?? DEFAULT_WEIGHTS,
-    shopperWeights: input.shopperWeights ?? DEFAULT_SHOPPER_WEIGHTS,
+    labels,
+    weights,
+    shopperWeights,
     query: input.query,
     training: {
       split: SPLIT_NAME,

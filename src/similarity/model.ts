@@ -146,8 +146,8 @@ export async function readSimilarity(dir: string, id: string): Promise<LoadedSim
   };
 }
 
-/** Serialises a projection; its id is derived from its content. */
-export function projectionBytes(p: Projection): { bytes: Uint8Array; sha256: string; id: string } {
+/** Serialises a projection, with the SHA-256 of its bytes. */
+export function projectionBytes(p: Projection): { bytes: Uint8Array; sha256: string } {
   const main = p.inputDim * (2 + p.outputDim);
   const headLength = (p.head?.weights.length ?? 0) + (p.head?.bias.length ?? 0);
   const all = new Float32Array(main + headLength);
@@ -159,8 +159,7 @@ export function projectionBytes(p: Projection): { bytes: Uint8Array; sha256: str
     all.set(p.head.bias, main + p.head.weights.length);
   }
   const bytes = new Uint8Array(all.buffer);
-  const sha256 = hashBytes(bytes);
-  return { bytes, sha256, id: sha256.slice(0, 16) };
+  return { bytes, sha256: hashBytes(bytes) };
 }
 
 /** Writes the projection file first, then similarity.json, each durably. */
