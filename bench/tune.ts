@@ -389,9 +389,9 @@ if (mode === 'f224') {
   const paths = qs.map((id) => `../shared/datasets/fashion-224/images/${id}.jpg`);
   for (const v of variants) {
     const [prep, flip] = VARIANTS[v] as [QueryPrep, boolean];
-    const Q = await embedPrepared(paths, prep, flip, `f224-${v}${validation ? "-val" : ""}`);
+    const Q = await embedPrepared(paths, prep, flip, `f224-${v}${validation ? '-val' : ''}`);
     const QP = await project(mm, proj, Q);
-    const QC = await queryColours(paths, prep, `f224-${v}${validation ? "-val" : ""}`);
+    const QC = await queryColours(paths, prep, `f224-${v}${validation ? '-val' : ''}`);
     const Sr = await sims(Q, index.vectors, D);
     const Sp = await sims(QP, projected, dim);
     const Sc = await sims(QC, colours, COLOUR_DIM);
