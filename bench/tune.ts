@@ -271,33 +271,46 @@ function fuse(parts: [Float32Array, number][]): Float32Array {
   return out;
 }
 
+/**
+ * Each part's similarity of queries to the whole catalogue, in the order of a weight tuple:
+ * visual, learned projection, type label, colour label, colour descriptor, all labels.
+ */
+async function partSims(Qv: Float32Array, Qp: Float32Array, Qc: Float32Array) {
+  const P = await labelProbs(Qv);
+  const parts = [
+    await sims(Qv, index.vectors, D),
+    await sims(Qp, projected, dim),
+    labelSims(P[typeIdx] as Float32Array, typeIdx),
+    labelSims(P[colourIdx] as Float32Array, colourIdx),
+    await sims(Qc, colours, COLOUR_DIM),
+    allLabelSims(P),
+  ];
+  return { parts, P };
+}
+
+/** The fused similarity for a weight tuple (missing weights are 0). */
+function fuseParts(parts: Float32Array[], weights: number[]): Float32Array {
+  return fuse(parts.map((m, i) => [m, weights[i] ?? 0]));
+}
+
 // ---- leave-one-out on held-out products
 const mode = process.env.MODE ?? 'loo';
 if (mode === 'loo') {
   const sample = heldRows.filter((_, i) => i % 4 === 0).slice(0, 2000);
   const Qv = rowsOf(index.vectors, sample, D);
-  const Sr = await sims(Qv, index.vectors, D);
-  const Sp = await sims(rowsOf(projected, sample, dim), projected, dim);
-  const Sc = await sims(rowsOf(colours, sample, COLOUR_DIM), colours, COLOUR_DIM);
-  const P = await labelProbs(Qv);
+  const { parts, P } = await partSims(
+    Qv,
+    rowsOf(projected, sample, dim),
+    rowsOf(colours, sample, COLOUR_DIM),
+  );
   console.log(`held-out accuracy: ${heldAccuracy(P, sample)}`);
-  const St = labelSims(P[typeIdx] as Float32Array, typeIdx);
-  const Sk = labelSims(P[colourIdx] as Float32Array, colourIdx);
-  const Sa = allLabelSims(P);
   console.error(`sims ${el()}s`);
   const grid: number[][] = JSON.parse(
     process.env.GRID ??
       '[[1,0,0,0,0],[0,1,0,0,0],[0.3,0.2,0.3,0.2,0],[0.3,0.2,0.3,0.1,0.1],[0.3,0.1,0.3,0.15,0.15],[0.4,0,0.3,0.15,0.15],[0.3,0,0.4,0.15,0.15],[0.3,0,0.3,0.2,0.2],[0.25,0,0.35,0.2,0.2],[0.3,0.2,0.2,0.15,0.15]]',
   );
-  for (const [a, b, t, k, c, all = 0] of grid as [number, number, number, number, number, number?][]) {
-    const S = fuse([
-      [Sr, a],
-      [Sp, b],
-      [St, t],
-      [Sk, k],
-      [Sc, c],
-      [Sa, all],
-    ]);
+  for (const weights of grid) {
+    const S = fuseParts(parts, weights);
     const p = { articleType: 0, baseColour: 0, subCategory: 0, gender: 0 };
     const cnt = { articleType: 0, baseColour: 0, subCategory: 0, gender: 0 };
     sample.forEach((q, qi) => {
@@ -311,7 +324,7 @@ if (mode === 'loo') {
       }
     });
     console.log(
-      `visual=${a} learned=${b} type=${t} colourLabel=${k} colour=${c} allLabels=${all}  ` +
+      `visual/learned/type/colourLabel/colour/allLabels=${weights.join('/')}  ` +
         Object.keys(p)
           .map((l) => `${l} ${(p[l as keyof typeof p] / cnt[l as keyof typeof p]).toFixed(3)}`)
           .join('  '),
@@ -376,7 +389,7 @@ const VARIANTS: Record<string, [QueryPrep, boolean]> = {
   cropmatchflip: [{ crop: true, match: { width: 60, height: 80 } }, true],
 };
 const variants = (process.env.VARIANTS ?? 'plain,match').split(',');
-const fusions: [number, number, number, number, number, number?][] = JSON.parse(
+const fusions: number[][] = JSON.parse(
   process.env.FUSIONS ?? '[[1,0,0,0,0],[0.3,0.2,0.3,0.1,0.1],[0.3,0,0.3,0.2,0.2],[0.4,0,0.3,0.15,0.15]]',
 );
 
@@ -390,24 +403,10 @@ if (mode === 'f224') {
   for (const v of variants) {
     const [prep, flip] = VARIANTS[v] as [QueryPrep, boolean];
     const Q = await embedPrepared(paths, prep, flip, `f224-${v}${validation ? '-val' : ''}`);
-    const QP = await project(mm, proj, Q);
     const QC = await queryColours(paths, prep, `f224-${v}${validation ? '-val' : ''}`);
-    const Sr = await sims(Q, index.vectors, D);
-    const Sp = await sims(QP, projected, dim);
-    const Sc = await sims(QC, colours, COLOUR_DIM);
-    const P = await labelProbs(Q);
-    const St = labelSims(P[typeIdx] as Float32Array, typeIdx);
-    const Sk = labelSims(P[colourIdx] as Float32Array, colourIdx);
-    const Sa = allLabelSims(P);
-    for (const [a, b, t, k, c, all = 0] of fusions) {
-      const S = fuse([
-        [Sr, a],
-        [Sp, b],
-        [St, t],
-        [Sk, k],
-        [Sc, c],
-        [Sa, all],
-      ]);
+    const { parts } = await partSims(Q, await project(mm, proj, Q), QC);
+    for (const weights of fusions) {
+      const S = fuseParts(parts, weights);
       let r1 = 0;
       let at = 0;
       qs.forEach((id, qi) => {
@@ -418,7 +417,7 @@ if (mode === 'f224') {
         at += res.filter((r) => items[r]?.metadata.articleType === qa).length / 5;
       });
       console.log(
-        `f224 ${v} ${JSON.stringify([a, b, t, k, c, all])} recall@1 ${(r1 / qs.length).toFixed(3)} articleType ${(at / qs.length).toFixed(3)}`,
+        `f224 ${v} ${JSON.stringify(weights)} recall@1 ${(r1 / qs.length).toFixed(3)} articleType ${(at / qs.length).toFixed(3)}`,
       );
     }
   }
@@ -463,15 +462,9 @@ if (mode === 'street') {
       }
       normaliseRows(Q, D);
     }
-    const QP = await project(mm, proj, Q);
     const QC = await queryColours(paths, prep, `street-${v}`);
-    const Sr = await sims(Q, index.vectors, D);
-    const Sp = await sims(QP, projected, dim);
-    const Sc = await sims(QC, colours, COLOUR_DIM);
-    const P = await labelProbs(Q);
-    const St = labelSims(P[typeIdx] as Float32Array, typeIdx);
-    const Sk = labelSims(P[colourIdx] as Float32Array, colourIdx);
-    const Sa = allLabelSims(P);
+    const { parts } = await partSims(Q, await project(mm, proj, Q), QC);
+    const Sr = parts[0] as Float32Array;
     // Neighbour vote: each query's articleType distribution among its top VOTE visual neighbours.
     const voteK = Number(process.env.VOTE ?? 50);
     const Sv = new Float32Array(Sr.length);
@@ -494,24 +487,9 @@ if (mode === 'street') {
         }
       }
     }
-    for (const [a, b, t, k, c, all = 0, vote = 0] of fusions as number[][] as [
-      number,
-      number,
-      number,
-      number,
-      number,
-      number?,
-      number?,
-    ][]) {
-      const S = fuse([
-        [Sr, a],
-        [Sp, b],
-        [St, t],
-        [Sk, k],
-        [Sc, c],
-        [Sa, all],
-        [Sv, vote],
-      ]);
+    for (const weights of fusions) {
+      // A 7th weight scores the neighbour vote.
+      const S = fuseParts([...parts, Sv], weights);
       const acc = [0, 0, 0, 0, 0, 0];
       const quotas: number[] = JSON.parse(process.env.QUOTAS ?? '[]');
       const diversify = (qi: number): number[] => {
@@ -544,7 +522,7 @@ if (mode === 'street') {
         acc[part + 2]! += 1;
       });
       console.log(
-        `street ${v} ${JSON.stringify([a, b, t, k, c, all, vote])} tune P@5 ${(acc[0]! / acc[2]!).toFixed(3)} hit@5 ${(acc[1]! / acc[2]!).toFixed(3)} | report P@5 ${(acc[3]! / acc[5]!).toFixed(3)} hit@5 ${(acc[4]! / acc[5]!).toFixed(3)}`,
+        `street ${v} ${JSON.stringify(weights)} tune P@5 ${(acc[0]! / acc[2]!).toFixed(3)} hit@5 ${(acc[1]! / acc[2]!).toFixed(3)} | report P@5 ${(acc[3]! / acc[5]!).toFixed(3)} hit@5 ${(acc[4]! / acc[5]!).toFixed(3)}`,
       );
     }
   }
