@@ -300,20 +300,26 @@ export async function buildIndex(options: BuildOptions): Promise<BuildResult> {
     }
     skipped.sort((a, b) => a.file.localeCompare(b.file));
 
-    const all = new Float32Array(items.length * spec.dim);
-    rows.forEach((v, i) => {
-      all.set(v, i * spec.dim);
-    });
-    const derived = options.derive
-      ? await options.derive({ outDir, imagesDir, items, vectors: all, dim: spec.dim, previous: existing })
-      : undefined;
-    const unchanged =
+    const sameData =
       existing !== undefined &&
-      (derived?.unchanged ?? existing.manifest.similarity === undefined) &&
       existing.manifest.imagesDir === imagesDir &&
       existing.manifest.metadataPath === metadataPath &&
       existing.manifest.skipped === skipped.length &&
       JSON.stringify(existing.items) === JSON.stringify(items);
+    // The same items in the same order have the same vectors: no need to assemble them again.
+    let all: Float32Array;
+    if (sameData && existing) all = existing.vectors;
+    else {
+      all = new Float32Array(items.length * spec.dim);
+      rows.forEach((v, i) => {
+        all.set(v, i * spec.dim);
+      });
+    }
+    const derived = options.derive
+      ? await options.derive({ outDir, imagesDir, items, vectors: all, dim: spec.dim, previous: existing })
+      : undefined;
+    const unchanged =
+      sameData && (derived?.unchanged ?? (existing as IndexData).manifest.similarity === undefined);
     let result = existing?.manifest as IndexManifest;
     if (!unchanged) {
       const now = new Date().toISOString();

@@ -27,7 +27,7 @@ import { dirname, join, resolve } from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { lockFolder } from './lock.js';
 import type { Hit } from './search.js';
-import { IndexError, loadIndex, readManifest } from './store.js';
+import { type IndexData, IndexError, loadIndex, readManifest } from './store.js';
 
 export type HnswDtype = 'f16' | 'i8';
 export const HNSW_DTYPES: readonly HnswDtype[] = ['f16', 'i8'];
@@ -325,10 +325,13 @@ export async function buildHnsw(
   const release = await lockFolder(indexDir, { file: '.hnsw.lock', what: 'HNSW build', staleMs: 30_000 });
   try {
     const started = performance.now();
-    const data = await loadIndex(indexDir);
-    const { generation, count } = data.manifest;
-    const dim = search?.dim ?? data.manifest.dim;
-    const vectors = search?.vectors ?? data.vectors;
+    // Given the search vectors, only the manifest is needed: the index's own vectors are not read.
+    const data = search ? undefined : await loadIndex(indexDir);
+    const manifest = data?.manifest ?? (await readManifest(indexDir));
+    if (!manifest) throw new IndexError(`no index at ${indexDir}`);
+    const { generation, count } = manifest;
+    const dim = search?.dim ?? manifest.dim;
+    const vectors = search?.vectors ?? (data as IndexData).vectors;
     if (vectors.length !== count * dim) throw new IndexError('the search vectors do not match the index');
     const graph = await HnswSearch.build(vectors, dim, params, { threads, onProgress });
     const file = graphFile(generation, params.dtype);
