@@ -7,15 +7,17 @@
  *
  * The index needs a learned similarity (lookalike index, or lookalike learn). Every figure is on
  * held-out products (leave-one-out, fashion-224) or on the street-dev report part, as eval prints.
+ * The label columns are the catalogue schema's facets, its kind column first (as eval judges them).
  */
-import { writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { cpus } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { datasetsDir, defaultIndexDir } from '../src/config.js';
 import { type EvalSummary, evaluate } from '../src/evaluation/evaluate.js';
 import type { QueryPrep } from '../src/images/query-prep.js';
 import { readManifest } from '../src/index/store.js';
+import { writeJsonDurably } from '../src/io/durable.js';
 import { recordedSimilarity } from '../src/similarity/derive.js';
 import type { FusionWeights, SimilarityKind } from '../src/similarity/model.js';
 import { readSimilarity } from '../src/similarity/model.js';
@@ -110,7 +112,34 @@ const prep = (s: EvalSummary) =>
     .join('+') || 'none';
 function row(lever: Lever, s: EvalSummary): string {
   const p = s.leaveOneOut.precision;
-  return `| ${lever.name} | ${w(s)} | ${prep(s)} | ${f(p.articleType.value)} | ${f(p.baseColour.value)} | ${f(p.subCategory.value)} | ${f(p.gender.value)} | ${f(s.queries?.recallAt1)} | ${f(s.queries?.recallAt5)} | ${f(s.street?.report.precision.value)} | ${f(s.street?.report.hitRate.value)} | ${f(s.street?.tune.precision.value)} | ${f(s.street?.tune.hitRate.value)} |`;
+  return `| ${[
+    lever.name,
+    w(s),
+    prep(s),
+    ...s.labels.columns.map((c) => f(p[c]?.value)),
+    f(s.queries?.recallAt1),
+    f(s.queries?.recallAt5),
+    f(s.street?.report.precision.value),
+    f(s.street?.report.hitRate.value),
+    f(s.street?.tune.precision.value),
+    f(s.street?.tune.hitRate.value),
+  ].join(' | ')} |`;
+}
+
+function header(columns: readonly string[]): string[] {
+  const names = [
+    'lever',
+    'weights v/l/lab/c',
+    'query prep',
+    ...columns.map((c) => `${c} P@5`),
+    'recall@1',
+    'recall@5',
+    'street P@5 (report)',
+    'street hit@5 (report)',
+    'street P@5 (tune)',
+    'street hit@5 (tune)',
+  ];
+  return [`| ${names.join(' | ')} |`, `| --- | --- | --- |${' ---: |'.repeat(names.length - 3)}`];
 }
 
 const only = values.only?.split(',');
@@ -141,9 +170,9 @@ for (const lever of LEVERS.filter((l, i) => !only || only.includes(String(i)) ||
 const lines = [
   `Index ${values.index}; ${cpus()[0]?.model ?? 'CPU'}, ${cpus().length} cores`,
   '',
-  '| lever | weights v/l/lab/c | query prep | articleType P@5 | baseColour P@5 | subCategory P@5 | gender P@5 | recall@1 | recall@5 | street P@5 (report) | street hit@5 (report) | street P@5 (tune) | street hit@5 (tune) |',
-  '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ...header(rows[0]?.summary.labels.columns ?? []),
   ...rows.map(({ lever, summary }) => row(lever, summary)),
 ];
 process.stdout.write(`${lines.join('\n')}\n`);
-await writeFile(values.out, JSON.stringify(rows, null, 2)).catch(() => undefined);
+await mkdir(dirname(values.out), { recursive: true });
+await writeJsonDurably(values.out, rows);

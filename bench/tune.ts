@@ -9,19 +9,25 @@
  *     with a projection learned without it: how the default weights were chosen.
  *   MODE=street VARIANTS=plain,match,crop,cropmatch,whitematch,cropwhitematch,matchflip FUSIONS='[...]' npm run bench:tune
  *     street-dev P@5 and hit@5 for each query preparation and weighting, tune and report halves.
- *     A 7th weight scores the articleType vote of the VOTE (default 50) nearest visual neighbours;
+ *     A 7th weight scores the kind vote (the schema's kind column) of the VOTE (default 50) nearest
+ *     visual neighbours;
  *     QUOTAS='[3,1,1]' fills the 5 results from the most voted kinds in turn (diversified).
  *   MODE=f224 VARIANTS=plain,match FUSIONS='[...]' npm run bench:tune
  *     fashion-224 recall@1 of held-out products.
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
+import { z } from 'zod';
+import { schemaOfProducts } from '../src/catalogue/schema.js';
 import { Embedder } from '../src/embeddings/embedder.js';
+import { judgedLabels } from '../src/evaluation/metrics.js';
 import { COLOUR_DIM, colourOf, smallRgb } from '../src/images/colour.js';
 import { prepareQuery, type QueryPrep } from '../src/images/query-prep.js';
 import { loadIndex } from '../src/index/store.js';
+import { writeDurably } from '../src/io/durable.js';
+import { parseJson, readJsonFile } from '../src/io/json-file.js';
 import { detectTasks, learnSimilarity } from '../src/similarity/learn.js';
 import { MatMul, matrix } from '../src/similarity/matmul.js';
 import { normaliseRows, type Projection, project } from '../src/similarity/projection.js';
@@ -33,6 +39,12 @@ const D = 2048;
 const index = await loadIndex('.cache/index');
 const items = index.items;
 const n = items.length;
+// The label columns come from the catalogue's schema (recorded with the index, else detected).
+const schema = index.manifest.schema ?? schemaOfProducts(items.map((i) => i.metadata));
+const labels = judgedLabels(schema);
+const kindColumn = schema.kindColumn;
+if (!kindColumn) throw new Error('bench:tune needs a catalogue whose schema names a kind column');
+const weightLists = z.array(z.array(z.number()));
 const t0 = performance.now();
 const el = () => ((performance.now() - t0) / 1000).toFixed(1);
 
@@ -43,7 +55,7 @@ async function cached(name: string, make: () => Promise<Float32Array>): Promise<
     return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
   }
   const v = await make();
-  await writeFile(p, Buffer.from(v.buffer, v.byteOffset, v.byteLength));
+  await writeDurably(p, new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
   return v;
 }
 
@@ -79,12 +91,12 @@ console.error(`train ${trainRows.length} held ${heldRows.length}`);
 
 const dim = Number(process.env.PDIM ?? 256);
 const epochs = Number(process.env.EPOCHS ?? 12);
-const taskEnv = process.env.TASKS; // e.g. articleType=1,baseColour=0.5
+const taskEnv = process.env.TASKS; // e.g. <kind column>=1,<colour column>=0.5
 const tasks = taskEnv
   ? taskEnv
       .split(',')
       .map((p) => ({ column: p.split('=')[0] as string, weight: Number(p.split('=')[1] ?? 1) }))
-  : detectTasks(items);
+  : detectTasks(items, schema);
 console.error(JSON.stringify(tasks));
 const projTag = `proj-${dim}-${epochs}-${taskEnv ?? 'auto'}${validation ? '-val' : ''}`;
 const mm = await MatMul.create();
@@ -106,7 +118,7 @@ const projected = await cached(`${projTag}.f32`, async () => {
     onEpoch: (e, E, loss, acc) =>
       console.error(`epoch ${e}/${E} loss ${loss.toFixed(3)} ${JSON.stringify(acc)} ${el()}s`),
   });
-  await writeFile(join(W, `${projTag}.bin`), learned.projection);
+  await writeDurably(join(W, `${projTag}.bin`), learned.projection);
   return new Float32Array(0);
 }).then(async (v) => {
   const b = readFileSync(join(W, `${projTag}.bin`));
@@ -123,7 +135,7 @@ const projected = await cached(`${projTag}.f32`, async () => {
   };
   if (v.length > 0) return v;
   const p = await project(mm, proj, index.vectors);
-  await writeFile(join(W, `${projTag}.f32`), Buffer.from(p.buffer));
+  await writeDurably(join(W, `${projTag}.f32`), new Uint8Array(p.buffer));
   return p;
 });
 
@@ -230,8 +242,10 @@ function allLabelSims(P: Float32Array[]): Float32Array {
     labelCols.map((_, li) => [labelSims(P[li] as Float32Array, li), (tasks[li]?.weight ?? 0) / total]),
   );
 }
-const typeIdx = labelCols.findIndex((l) => l.column === 'articleType');
-const colourIdx = labelCols.findIndex((l) => l.column === 'baseColour');
+const typeIdx = labelCols.findIndex((l) => l.column === kindColumn);
+const colourIdx = labelCols.findIndex((l) => l.column === schema.colourColumn);
+if (typeIdx < 0 || colourIdx < 0)
+  throw new Error(`bench:tune learns from ${kindColumn} and the schema's colour column: put both in TASKS`);
 
 /** Similarities of queries (q x d) to the whole catalogue (n x d). */
 async function sims(q: Float32Array, cat: Float32Array, d: number): Promise<Float32Array> {
@@ -305,29 +319,29 @@ if (mode === 'loo') {
   );
   console.log(`held-out accuracy: ${heldAccuracy(P, sample)}`);
   console.error(`sims ${el()}s`);
-  const grid: number[][] = JSON.parse(
+  const grid = parseJson(
+    'GRID',
     process.env.GRID ??
       '[[1,0,0,0,0],[0,1,0,0,0],[0.3,0.2,0.3,0.2,0],[0.3,0.2,0.3,0.1,0.1],[0.3,0.1,0.3,0.15,0.15],[0.4,0,0.3,0.15,0.15],[0.3,0,0.4,0.15,0.15],[0.3,0,0.3,0.2,0.2],[0.25,0,0.35,0.2,0.2],[0.3,0.2,0.2,0.15,0.15]]',
+    weightLists,
   );
   for (const weights of grid) {
     const S = fuseParts(parts, weights);
-    const p = { articleType: 0, baseColour: 0, subCategory: 0, gender: 0 };
-    const cnt = { articleType: 0, baseColour: 0, subCategory: 0, gender: 0 };
+    const p = new Map(labels.columns.map((l) => [l, 0]));
+    const cnt = new Map(labels.columns.map((l) => [l, 0]));
     sample.forEach((q, qi) => {
       const h = items[q]?.hash;
       const res = topk(S, qi, 5, (r) => items[r]?.hash === h);
-      for (const l of Object.keys(p) as (keyof typeof p)[]) {
+      for (const l of labels.columns) {
         const qv = items[q]?.metadata[l];
         if (!qv) continue;
-        p[l] += res.filter((r) => items[r]?.metadata[l] === qv).length / 5;
-        cnt[l] += 1;
+        p.set(l, (p.get(l) ?? 0) + res.filter((r) => items[r]?.metadata[l] === qv).length / 5);
+        cnt.set(l, (cnt.get(l) ?? 0) + 1);
       }
     });
     console.log(
       `visual/learned/type/colourLabel/colour/allLabels=${weights.join('/')}  ` +
-        Object.keys(p)
-          .map((l) => `${l} ${(p[l as keyof typeof p] / cnt[l as keyof typeof p]).toFixed(3)}`)
-          .join('  '),
+        labels.columns.map((l) => `${l} ${((p.get(l) ?? 0) / (cnt.get(l) ?? 1)).toFixed(3)}`).join('  '),
     );
   }
 }
@@ -389,8 +403,10 @@ const VARIANTS: Record<string, [QueryPrep, boolean]> = {
   cropmatchflip: [{ crop: true, match: { width: 60, height: 80 } }, true],
 };
 const variants = (process.env.VARIANTS ?? 'plain,match').split(',');
-const fusions: number[][] = JSON.parse(
+const fusions = parseJson(
+  'FUSIONS',
   process.env.FUSIONS ?? '[[1,0,0,0,0],[0.3,0.2,0.3,0.1,0.1],[0.3,0,0.3,0.2,0.2],[0.4,0,0.3,0.15,0.15]]',
+  weightLists,
 );
 
 if (mode === 'f224') {
@@ -413,11 +429,11 @@ if (mode === 'f224') {
         const target = items[rowById.get(id) as number]?.hash;
         const res = topk(S, qi, 5, () => false);
         if (items[res[0] as number]?.hash === target) r1++;
-        const qa = items[rowById.get(id) as number]?.metadata.articleType;
-        at += res.filter((r) => items[r]?.metadata.articleType === qa).length / 5;
+        const qa = items[rowById.get(id) as number]?.metadata[kindColumn];
+        at += res.filter((r) => items[r]?.metadata[kindColumn] === qa).length / 5;
       });
       console.log(
-        `f224 ${v} ${JSON.stringify(weights)} recall@1 ${(r1 / qs.length).toFixed(3)} articleType ${(at / qs.length).toFixed(3)}`,
+        `f224 ${v} ${JSON.stringify(weights)} recall@1 ${(r1 / qs.length).toFixed(3)} ${kindColumn} ${(at / qs.length).toFixed(3)}`,
       );
     }
   }
@@ -425,10 +441,10 @@ if (mode === 'f224') {
 
 if (mode === 'street') {
   const dir = '../shared/datasets/street-dev';
-  const map = JSON.parse(await readFile(`${dir}/label-to-articletypes.json`, 'utf8')) as Record<
-    string,
-    string[]
-  >;
+  const map = await readJsonFile(
+    `${dir}/label-to-articletypes.json`,
+    z.record(z.string(), z.array(z.string())),
+  );
   const rows = (await readFile(`${dir}/labels.csv`, 'utf8'))
     .trim()
     .split('\n')
@@ -465,7 +481,7 @@ if (mode === 'street') {
     const QC = await queryColours(paths, prep, `street-${v}`);
     const { parts } = await partSims(Q, await project(mm, proj, Q), QC);
     const Sr = parts[0] as Float32Array;
-    // Neighbour vote: each query's articleType distribution among its top VOTE visual neighbours.
+    // Neighbour vote: each query's kind distribution among its top VOTE visual neighbours.
     const voteK = Number(process.env.VOTE ?? 50);
     const Sv = new Float32Array(Sr.length);
     {
@@ -491,13 +507,13 @@ if (mode === 'street') {
       // A 7th weight scores the neighbour vote.
       const S = fuseParts([...parts, Sv], weights);
       const acc = [0, 0, 0, 0, 0, 0];
-      const quotas: number[] = JSON.parse(process.env.QUOTAS ?? '[]');
+      const quotas = parseJson('QUOTAS', process.env.QUOTAS ?? '[]', z.array(z.number()));
       const diversify = (qi: number): number[] => {
         const cand = topk(S, qi, 100, () => false);
         if (quotas.length === 0) return cand.slice(0, 5);
         const votes = new Map<string, number>();
         for (const r of cand.slice(0, voteK)) {
-          const t = items[r]?.metadata.articleType ?? '';
+          const t = items[r]?.metadata[kindColumn] ?? '';
           votes.set(t, (votes.get(t) ?? 0) + 1);
         }
         const kinds = [...votes.entries()].sort((x, y) => y[1] - x[1]).map(([t]) => t);
@@ -506,7 +522,7 @@ if (mode === 'street') {
           const kind = kinds[i];
           if (kind === undefined) return;
           out.push(
-            ...cand.filter((r) => items[r]?.metadata.articleType === kind && !out.includes(r)).slice(0, q),
+            ...cand.filter((r) => items[r]?.metadata[kindColumn] === kind && !out.includes(r)).slice(0, q),
           );
         });
         for (const r of cand) if (out.length < 5 && !out.includes(r)) out.push(r);
@@ -515,7 +531,7 @@ if (mode === 'street') {
       used.forEach(([, label], qi) => {
         const ok = new Set(map[label as string]);
         const res = diversify(qi);
-        const hits = res.filter((r) => ok.has(items[r]?.metadata.articleType ?? '')).length;
+        const hits = res.filter((r) => ok.has(items[r]?.metadata[kindColumn] ?? '')).length;
         const part = tune[qi] ? 0 : 3;
         acc[part]! += hits / 5;
         acc[part + 1]! += hits > 0 ? 1 : 0;

@@ -15,6 +15,13 @@ import { projectRoot } from '../src/config.js';
 export const webSourceDir = join(projectRoot, 'src', 'interfaces', 'web');
 export const webOutDir = join(projectRoot, 'dist', 'web');
 
+/**
+ * What the page must not bundle: zod and the server's modules. It shares the API's contract
+ * (src/interfaces/http/api/contract.ts, types and constants) and imports the rest for types only.
+ */
+const SERVER_ONLY =
+  /(^|\/)node_modules\/(zod|fastify[^/]*|@fastify\/[^/]+)\/|src\/interfaces\/http\/(?!api\/contract\.ts$)/;
+
 export interface BuildWebOptions {
   outDir?: string;
   minify?: boolean;
@@ -40,6 +47,12 @@ export async function buildWeb(options: BuildWebOptions = {}): Promise<string[]>
     metafile: true,
     logLevel: 'warning',
   });
+  const leaked = Object.keys(result.metafile.inputs).filter((path) => SERVER_ONLY.test(path));
+  if (leaked.length > 0) {
+    throw new Error(
+      `the page bundles server-only modules (import them with \`import type\`): ${leaked.join(', ')}`,
+    );
+  }
   const outputs = Object.entries(result.metafile.outputs);
   const entry = (name: string) => {
     const found = outputs.find(([, o]) => o.entryPoint?.endsWith(name));

@@ -6,11 +6,11 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { Embedder } from '../src/embeddings/embedder.js';
+import { preprocess } from '../src/embeddings/input-tensor.js';
 import { CONVERTER_VERSION, ensureModel } from '../src/embeddings/model-cache.js';
 import { POOLINGS } from '../src/embeddings/spec.js';
 import { ensureWeights, WEIGHTS_SOURCE } from '../src/embeddings/weights.js';
 import { ImageError } from '../src/images/errors.js';
-import { preprocess } from '../src/images/preprocess.js';
 import { catalogueImage, firstCatalogueImages, queryImage } from './support/datasets.js';
 import { loadReference, type Reference } from './support/tfjs-reference.js';
 

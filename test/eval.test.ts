@@ -6,15 +6,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
+import { z } from 'zod';
+import { readCatalogue } from '../src/catalogue/catalogue.js';
+import { type CatalogueSchema, SCHEMA_VERSION } from '../src/catalogue/schema.js';
 import { EvalIndex, NO_GROUP } from '../src/evaluation/eval-index.js';
 import { type Evaluation, evaluate } from '../src/evaluation/evaluate.js';
+import { metricRows, metricsText, sweepColumns } from '../src/evaluation/format.js';
+import { escapeHtml } from '../src/evaluation/html.js';
 import { BatchKnn } from '../src/evaluation/knn.js';
-import { LABELS } from '../src/evaluation/metrics.js';
+import { judgedLabels, type MeanMetric } from '../src/evaluation/metrics.js';
 import { evaluateQueries, selectQueryPhotos } from '../src/evaluation/queries.js';
 import { renderReport } from '../src/evaluation/report.js';
-import { allocate, NO_LABEL, stratifiedSample } from '../src/evaluation/subset.js';
-import { listCatalogue, readMetadata } from '../src/index/catalogue.js';
+import { allocate, catalogueSubset, NO_LABEL, stratifiedSample } from '../src/evaluation/subset.js';
+import { type EvalSummary, evalSummaryZ } from '../src/evaluation/summary.js';
 import { loadIndex } from '../src/index/store.js';
+import { readJsonFile } from '../src/io/json-file.js';
 import { Recommender } from '../src/recommend/recommender.js';
 import { isHeldOut } from '../src/similarity/split.js';
 import { catalogueImage, catalogueImages, queryImage, queryImages, stylesCsv } from './support/datasets.js';
@@ -22,6 +28,20 @@ import { DUPLICATE_PAIRS, type FixtureIndex, fixtureIndex } from './support/fixt
 
 const run = promisify(execFile);
 const cli = join(import.meta.dirname, '..', 'bin', 'lookalike.js');
+
+/** The fashion catalogue's facets as evaluation judges them: its kind column (articleType) first. */
+const FASHION_LABELS = {
+  columns: ['articleType', 'gender', 'masterCategory', 'subCategory', 'baseColour'],
+  kind: 'articleType',
+  kindFrom: 'schema',
+};
+
+/** A figure that must be there. */
+function figure(figures: Record<string, MeanMetric>, label: string): MeanMetric {
+  const f = figures[label];
+  assert.ok(f, `no figure for ${label}`);
+  return f;
+}
 
 /** Fixture products that also have a 224x224 photo in fashion-224 (ids 10000-21539). */
 function withQueryPhoto(ids: Iterable<string>): string[] {
@@ -57,24 +77,28 @@ describe('leave-one-out on the fixture index', () => {
   });
   after(() => ev.index.close());
 
-  test('every product is a query; precision@5 of every label is in [0, 1]', (t) => {
+  test('every product is a query; precision@5 of every facet of the schema is in [0, 1]', (t) => {
     const loo = ev.summary.leaveOneOut;
+    // The labels judged come from the catalogue's schema: its facets, the kind column first.
+    assert.deepEqual(ev.summary.labels, FASHION_LABELS);
+    assert.deepEqual(Object.keys(loo.precision).sort(), [...FASHION_LABELS.columns].sort());
     assert.equal(loo.products, ev.index.count);
     assert.ok(ev.index.count >= 240);
-    for (const label of LABELS) {
-      const { value, queries } = loo.precision[label];
+    for (const label of FASHION_LABELS.columns) {
+      const { value, queries } = figure(loo.precision, label);
       assert.ok(value !== null && value >= 0 && value <= 1, `${label}: ${value}`);
       // Headline figures are over the held-out side of the fixed split; precisionAll over every product.
       assert.equal(queries, loo.heldOut, `${label}: every held-out fixture product has the label`);
-      assert.equal(loo.precisionAll[label].queries, ev.index.count);
+      assert.equal(figure(loo.precisionAll, label).queries, ev.index.count);
     }
     assert.ok(loo.heldOut > 0.1 * ev.index.count && loo.heldOut < 0.3 * ev.index.count);
-    // Far better than chance for the coarse labels (the fixture spans ~60 articleTypes).
-    assert.ok((loo.precision.gender.value as number) > 0.5);
-    assert.ok((loo.precision.subCategory.value as number) > 0.4);
+    // Far better than chance for the coarse labels (the fixture spans ~60 kinds).
+    assert.ok((figure(loo.precision, 'gender').value as number) > 0.5);
+    assert.ok((figure(loo.precision, 'subCategory').value as number) > 0.4);
+    assert.ok((figure(loo.precision, 'masterCategory').value as number) > 0.5);
     for (const c of ev.leaveOneOut.cases) assert.equal(c.results.length, 5);
     t.diagnostic(
-      `${loo.products} products in ${loo.seconds.toFixed(3)} s: ${LABELS.map((l) => `${l} ${loo.precision[l].value?.toFixed(3)}`).join(', ')}`,
+      `${loo.products} products in ${loo.seconds.toFixed(3)} s: ${FASHION_LABELS.columns.map((l) => `${l} ${figure(loo.precision, l).value?.toFixed(3)}`).join(', ')}`,
     );
   });
 
@@ -160,12 +184,84 @@ describe('leave-one-out on the fixture index', () => {
     assert.ok(!/<img src="(?!data:)/.test(html), 'every photo is inlined');
     assert.ok(html.includes('&lt;b&gt;&amp;&quot;x&quot;'));
     assert.ok(!html.includes('<b>&"x"'));
-    for (const label of LABELS) {
+    for (const label of FASHION_LABELS.columns) {
       assert.ok(html.includes(`${label} P@5 (leave-one-out, held-out products)`));
-      assert.ok(html.includes((ev.summary.leaveOneOut.precision[label].value as number).toFixed(3)));
+      assert.ok(html.includes((figure(ev.summary.leaveOneOut.precision, label).value as number).toFixed(3)));
     }
     assert.ok(html.includes('pooling=max resize=stretch channels=bgr'));
     assert.ok(html.includes(ev.summary.date));
+    // Captions, legend and the per-kind table follow the schema: its title and kind columns.
+    assert.ok(html.includes('same articleType as the query'));
+    assert.ok(html.includes('articleType P@5 by articleType'));
+    assert.ok(
+      ev.index.items.some((i) =>
+        html.includes(`<div class="name">${escapeHtml(i.metadata.productDisplayName)}</div>`),
+      ),
+      'products are captioned by their title',
+    );
+    assert.ok(html.includes('title="masterCategory"'), 'every facet is shown');
+  });
+
+  test('a schema without a kind column is judged by its first facet; one without facets, by none', () => {
+    const schema: CatalogueSchema = {
+      version: SCHEMA_VERSION,
+      idColumn: 'sku',
+      image: { by: 'file-name' },
+      facets: ['brand', 'colour'],
+    };
+    assert.deepEqual(judgedLabels({ ...schema, kindColumn: 'colour' }), {
+      columns: ['colour', 'brand'],
+      kind: 'colour',
+      kindFrom: 'schema',
+    });
+    const byFirst = judgedLabels(schema);
+    assert.deepEqual(byFirst, { columns: ['brand', 'colour'], kind: 'brand', kindFrom: 'first facet' });
+    const none = judgedLabels({ ...schema, facets: [] });
+    assert.deepEqual(none, { columns: [], kind: null, kindFrom: 'none' });
+
+    // The rows, the text and the sweep's columns follow the labels of the summary.
+    const metric = { value: 0.5, queries: 10 };
+    const base = ev.summary;
+    const summary = (labels: EvalSummary['labels']): EvalSummary => ({
+      ...base,
+      labels,
+      leaveOneOut: {
+        ...base.leaveOneOut,
+        precision: Object.fromEntries(labels.columns.map((c) => [c, metric])),
+        precisionAll: Object.fromEntries(labels.columns.map((c) => [c, metric])),
+      },
+      queries: {
+        dir: '/q',
+        inFolder: 1,
+        inIndex: 1,
+        heldOut: 1,
+        used: 1,
+        failed: 0,
+        recallAt1: 1,
+        recallAt5: 1,
+        meanReciprocalRank: 1,
+        kindPrecision: labels.kind === null ? { value: null, queries: 0 } : metric,
+        embedSeconds: 0,
+        searchSeconds: 0,
+      },
+    });
+    const first = summary(byFirst);
+    assert.ok(metricRows(first).some((r) => r.name === 'brand P@5 (query photos, other results)'));
+    assert.match(metricsText(first), /no kind column: kind figures are judged by its first facet, brand/);
+    assert.deepEqual(
+      sweepColumns(byFirst).map((c) => c.header),
+      ['brand P@5', 'colour P@5', 'recall@1', 'recall@5', 'brand P@5 (queries)'],
+    );
+    const bare = summary(none);
+    assert.deepEqual(
+      metricRows(bare).map((r) => r.name),
+      ['recall@1 (query photos, held-out products)', 'recall@5 (query photos, held-out products)'],
+    );
+    assert.match(metricsText(bare), /has no facets: no label precision or kind figures are measured/);
+    assert.deepEqual(
+      sweepColumns(none).map((c) => c.header),
+      ['recall@1', 'recall@5'],
+    );
   });
 });
 
@@ -187,7 +283,7 @@ describe('query photos: the same products at 224x224', () => {
       assert.ok((q.recallAt5 as number) >= 0.85, `recall@5 ${q.recallAt5}`);
       assert.ok((q.recallAt1 as number) >= 0.6, `recall@1 ${q.recallAt1}`);
       assert.ok((q.recallAt1 as number) <= (q.recallAt5 as number));
-      const p = q.articleTypePrecision.value as number;
+      const p = q.kindPrecision.value as number;
       assert.ok(p >= 0 && p <= 1);
       for (const c of q.cases) {
         assert.ok(c.rank >= 1);
@@ -222,10 +318,19 @@ describe('stratified subset of the real catalogue', () => {
   });
 
   test('deterministic, proportional, every articleType present, at least the size asked for', async () => {
-    // As catalogueSubset (run by the sweep test below) samples the folder: products with a photo.
-    const [files, metadata] = await Promise.all([listCatalogue(catalogueImages), readMetadata(stylesCsv)]);
-    const items = files.map((f) => ({ id: f.id, stratum: metadata.get(f.id)?.articleType }));
+    // As catalogueSubset samples the catalogue: products with a photo, by the schema's kind column.
+    const { products } = await readCatalogue({ imagesDir: catalogueImages, metadataPath: stylesCsv });
+    const metadata = new Map(products.map((p) => [p.id, p.metadata]));
+    const items = products.map((p) => ({ id: p.id, stratum: p.metadata.articleType }));
     const sample = stratifiedSample(items, 1000, 1);
+    const subset = await catalogueSubset({
+      imagesDir: catalogueImages,
+      metadataPath: stylesCsv,
+      size: 1000,
+      seed: 1,
+    });
+    assert.equal(subset.label, 'articleType', 'stratified by the kind column');
+    assert.deepEqual(subset.ids, sample.ids);
     assert.deepEqual(
       stratifiedSample(items.slice().reverse(), 1000, 1).ids,
       sample.ids,
@@ -237,9 +342,9 @@ describe('stratified subset of the real catalogue', () => {
 
     const typeOf = (id: string) => metadata.get(id)?.articleType || NO_LABEL;
     const withPhotos = new Map<string, number>();
-    for (const f of files) withPhotos.set(typeOf(f.id), (withPhotos.get(typeOf(f.id)) ?? 0) + 1);
+    for (const p of products) withPhotos.set(typeOf(p.id), (withPhotos.get(typeOf(p.id)) ?? 0) + 1);
     const chosen = new Map<string, number>();
-    const photoIds = new Set(files.map((f) => f.id));
+    const photoIds = new Set(products.map((p) => p.id));
     for (const id of sample.ids) {
       assert.ok(photoIds.has(id), `${id} has a photo`);
       chosen.set(typeOf(id), (chosen.get(typeOf(id)) ?? 0) + 1);
@@ -250,7 +355,7 @@ describe('stratified subset of the real catalogue', () => {
       'every articleType is present',
     );
     for (const [type, available] of withPhotos) {
-      const exact = (available * 1000) / files.length;
+      const exact = (available * 1000) / products.length;
       const got = chosen.get(type) as number;
       assert.ok(
         got >= 1 && got >= Math.floor(exact) && got <= Math.max(1, Math.ceil(exact)),
@@ -282,19 +387,25 @@ describe('lookalike eval (CLI)', () => {
       '4',
       '--json',
     ]);
-    const json = JSON.parse(stdout);
+    // The JSON is a summary as the sweep stores it (validated by its schema), and the report's path.
+    const json = evalSummaryZ.extend({ report: z.string() }).parse(JSON.parse(stdout));
     assert.equal(json.products, fixture.ids.size);
+    assert.deepEqual(json.labels, FASHION_LABELS);
+    assert.ok(json.queries);
     assert.equal(json.queries.used, ids.length);
-    assert.ok(json.queries.recallAt5 >= 0.8, `recall@5 ${json.queries.recallAt5}`);
-    for (const label of LABELS) {
-      const v = json.leaveOneOut.precision[label].value;
+    assert.ok((json.queries.recallAt5 as number) >= 0.8, `recall@5 ${json.queries.recallAt5}`);
+    const kindPrecision = json.queries.kindPrecision.value as number;
+    assert.ok(kindPrecision >= 0 && kindPrecision <= 1);
+    for (const label of FASHION_LABELS.columns) {
+      const v = figure(json.leaveOneOut.precision, label).value as number;
       assert.ok(v >= 0 && v <= 1);
     }
     assert.equal(json.report, report);
     const html = await readFile(report, 'utf8');
     assert.ok(html.includes('<img src="data:image/jpeg;base64,'));
-    assert.ok(html.includes(json.leaveOneOut.precision.articleType.value.toFixed(3)));
-    assert.ok(html.includes(json.queries.recallAt5.toFixed(3)));
+    assert.ok(html.includes((figure(json.leaveOneOut.precision, 'articleType').value as number).toFixed(3)));
+    assert.ok(html.includes('articleType P@5 (query photos, other results)'));
+    assert.ok(html.includes((json.queries.recallAt5 as number).toFixed(3)));
     assert.ok(html.includes('Query photos: worst cases'));
   });
 
@@ -302,6 +413,10 @@ describe('lookalike eval (CLI)', () => {
     const { stdout } = await run('node', [cli, 'eval', '--index', fixture.dir]);
     assert.match(stdout, /articleType P@5 \(leave-one-out, held-out products\)\s+0\.\d{3}\s+\d+/);
     assert.match(stdout, /Split: held-out = /);
+    assert.match(
+      stdout,
+      /Labels judged: articleType, gender, masterCategory, subCategory, baseColour; kind: articleType/,
+    );
     assert.match(stdout, /Leave-one-out: \d+ queries, k=5, in [\d.]+ s/);
     const report = join(fixture.dir, 'eval-report.html');
     assert.ok(stdout.includes(`Report: ${report}`));
@@ -370,28 +485,46 @@ describe('lookalike eval (CLI)', () => {
     const lines = first.stdout.split('\n');
     assert.ok(
       lines.includes(
-        '| config | articleType P@5 | subCategory P@5 | baseColour P@5 | gender P@5 | recall@1 | recall@5 | articleType P@5 (queries) |',
+        '| config | articleType P@5 | gender P@5 | masterCategory P@5 | subCategory P@5 | baseColour P@5 | recall@1 | recall@5 | articleType P@5 (queries) |',
       ),
       first.stdout,
     );
     const rows = lines.filter((l) => /^\| (stretch-max|pad-avg) \|/.test(l));
     assert.equal(rows.length, 2);
-    for (const row of rows) assert.equal(row.split('|').length, 10);
+    for (const row of rows) assert.equal(row.split('|').length, 11);
     assert.ok(first.stdout.includes('**'), 'the best values are in bold');
     assert.match(first.stdout, /Best: (stretch-max|pad-avg) \(by leave-one-out articleType P@5/);
+    assert.match(first.stdout, /stratified by articleType/);
     assert.match(first.stderr, /config 1\/2: stretch-max/);
+    assert.match(first.stderr, /subset: \d+ photos over \d+ values of articleType/);
     assert.match(first.stderr, /\d+ photos, 0 to embed/, 'stretch-max reuses the fixture vectors');
 
-    const results = JSON.parse(await readFile(join(work, 'results.json'), 'utf8'));
+    const results = await readJsonFile(
+      join(work, 'results.json'),
+      z.object({
+        subset: z.object({ size: z.number(), stratifiedBy: z.string().nullable() }),
+        configs: z.array(z.object({ config: z.object({ name: z.string() }), summary: evalSummaryZ })),
+        best: z.string().optional(),
+      }),
+    );
     assert.deepEqual(
-      results.configs.map((c: { config: { name: string } }) => c.config.name),
+      results.configs.map((c) => c.config.name),
       ['stretch-max', 'pad-avg'],
     );
     assert.ok(results.subset.size >= 60);
+    assert.equal(results.subset.stratifiedBy, 'articleType');
     assert.ok(results.best);
     for (const c of results.configs) {
-      assert.ok(c.summary.queries.used > 0 && c.summary.queries.used <= 10);
+      const used = c.summary.queries?.used ?? 0;
+      assert.ok(used > 0 && used <= 10);
+      assert.deepEqual(c.summary.labels, FASHION_LABELS);
       assert.ok(existsSync(join(work, c.config.name, 'eval-report.html')));
+      // Each configuration's kept evaluation reads back through the summary's schema.
+      const kept = await readJsonFile(
+        join(work, c.config.name, 'eval.json'),
+        z.object({ key: z.string(), summary: evalSummaryZ }),
+      );
+      assert.deepEqual(kept.summary, c.summary);
     }
 
     const second = await run('node', args);

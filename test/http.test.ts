@@ -5,24 +5,26 @@ import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { buildApp } from '../src/interfaces/http/app.js';
 import {
   type ApiErrorBody,
   type ApiFacets,
   type ApiHealth,
   type ApiProduct,
   type ApiResults,
-  FILTER_COLUMNS,
   MAX_UPLOAD_BYTES,
-} from '../src/interfaces/http/contract.js';
+} from '../src/interfaces/http/api/contract.js';
+import { UploadLimiter } from '../src/interfaces/http/api/upload-limiter.js';
+import { buildApp } from '../src/interfaces/http/app.js';
 import { startServer } from '../src/interfaces/http/server.js';
-import { UploadLimiter } from '../src/interfaces/http/upload-limiter.js';
 import { Recommender } from '../src/recommend/recommender.js';
 import { catalogueImage, queryImage } from './support/datasets.js';
 import { DUPLICATE_PAIRS, type FixtureIndex, fixtureIndex } from './support/fixture-index.js';
+import { type ShopCatalogue, type ShopRow, shopIndex } from './support/shop-catalogue.js';
 
 /** A 224x224 photo of a catalogue product: different bytes from the catalogue's, so it is embedded. */
 const QUERY_PHOTO = queryImage(10410);
+/** The fashion catalogue's filters, in its schema's order. */
+const FASHION_FACETS = ['gender', 'masterCategory', 'subCategory', 'articleType', 'baseColour'];
 
 interface Upload {
   /** The photo's bytes, or a path to read them from. */
@@ -38,12 +40,15 @@ let recommender: Recommender;
 let app: FastifyInstance;
 let base: string;
 
-async function upload({ photo, filename = 'photo.jpg', field = 'image', fields = [], query = '' }: Upload) {
+async function upload(
+  { photo, filename = 'photo.jpg', field = 'image', fields = [], query = '' }: Upload,
+  server = base,
+) {
   const bytes = typeof photo === 'string' ? await readFile(photo) : photo;
   const form = new FormData();
   for (const [name, value] of fields) form.append(name, value);
   form.append(field, new Blob([new Uint8Array(bytes)], { type: 'image/jpeg' }), filename);
-  return fetch(`${base}/api/recommend${query}`, { method: 'POST', body: form });
+  return fetch(`${server}/api/recommend${query}`, { method: 'POST', body: form });
 }
 
 async function json<T>(response: Response): Promise<T> {
@@ -96,18 +101,18 @@ describe('POST /api/recommend', () => {
     assert.deepEqual(body.query, { excluded: [] });
     assertSortedResults(body, 5);
     for (const r of body.results) {
-      for (const field of [
-        'id',
-        'name',
-        'gender',
-        'masterCategory',
-        'subCategory',
-        'articleType',
-        'baseColour',
-        'imageUrl',
-      ] as const) {
+      assert.deepEqual(
+        Object.keys(r).sort(),
+        ['alsoListedAs', 'id', 'imageUrl', 'metadata', 'name', 'reasons', 'score'],
+        'a product with its score and reasons, nothing else',
+      );
+      for (const field of ['id', 'name', 'imageUrl'] as const) {
         assert.equal(typeof r[field], 'string', `${field} of ${r.id}`);
       }
+      for (const column of FASHION_FACETS) {
+        assert.equal(typeof r.metadata[column], 'string', `${column} of ${r.id}`);
+      }
+      assert.equal(r.name, r.metadata.productDisplayName, 'the name is the title column');
       assert.ok(fixture.ids.has(r.id));
       assert.ok(r.score > 0 && r.score <= 1);
       assert.ok(Array.isArray(r.alsoListedAs));
@@ -130,8 +135,8 @@ describe('POST /api/recommend', () => {
     );
     assertSortedResults(byQuery, 3);
     for (const r of byQuery.results) {
-      assert.equal(r.gender, 'Women');
-      assert.equal(r.masterCategory, 'Footwear');
+      assert.equal(r.metadata.gender, 'Women');
+      assert.equal(r.metadata.masterCategory, 'Footwear');
     }
 
     const byForm = await upload({
@@ -146,8 +151,10 @@ describe('POST /api/recommend', () => {
     const body = await json<ApiResults>(byForm);
     assert.equal(byForm.status, 200, JSON.stringify(body));
     assertSortedResults(body, 8);
-    for (const r of body.results)
-      assert.ok(r.baseColour === 'Black' || r.baseColour === 'White', r.baseColour);
+    for (const r of body.results) {
+      const colour = r.metadata.baseColour;
+      assert.ok(colour === 'Black' || colour === 'White', colour);
+    }
 
     const many = await json<ApiResults>(await upload({ photo: QUERY_PHOTO, query: '?k=50' }));
     assertSortedResults(many, 50);
@@ -168,13 +175,21 @@ describe('POST /api/recommend', () => {
       'bad-request',
     );
     assert.match(unknown, /"colour"/);
+    assert.match(unknown, new RegExp(`expected k or a filter: ${FASHION_FACETS.join(', ')}$`));
     const badK = await assertError(
       await upload({ photo: QUERY_PHOTO, fields: [['k', 'five']] }),
       400,
       'bad-field',
     );
     assert.match(badK, /k must be an integer from 1 to 50/);
-    await assertError(await upload({ photo: QUERY_PHOTO, fields: [['season', 'Summer']] }), 400, 'bad-field');
+    // A metadata column that is not a facet of the schema is no filter.
+    const notFacet = await assertError(
+      await upload({ photo: QUERY_PHOTO, fields: [['season', 'Summer']] }),
+      400,
+      'bad-field',
+    );
+    assert.match(notFacet, /unknown form field "season"; expected image, k or a filter: gender,/);
+    await assertError(await upload({ photo: QUERY_PHOTO, query: '?season=Summer' }), 400, 'bad-request');
   });
 
   test('a catalogue photo is recognised, and it and its duplicate listings are left out', async () => {
@@ -319,8 +334,14 @@ describe('GET /api/products/:id and /similar', () => {
     const response = await fetch(`${base}/api/products/11165`);
     const product = await json<ApiProduct>(response);
     assert.equal(response.status, 200);
+    assert.deepEqual(Object.keys(product).sort(), ['alsoListedAs', 'id', 'imageUrl', 'metadata', 'name']);
     assert.equal(product.id, '11165');
-    assert.equal(product.articleType, 'Shirts');
+    assert.equal(product.name, product.metadata.productDisplayName);
+    assert.equal(product.metadata.articleType, 'Shirts');
+    // Every column of the catalogue, facet or not.
+    for (const column of [...FASHION_FACETS, 'season', 'year', 'usage', 'productDisplayName']) {
+      assert.equal(typeof product.metadata[column], 'string', column);
+    }
     assert.equal(product.imageUrl, '/images/11165');
     assert.deepEqual(product.alsoListedAs, ['11166']);
   });
@@ -341,7 +362,9 @@ describe('GET /api/products/:id and /similar', () => {
       await fetch(`${base}/api/products/11165/similar?k=4&articleType=Tshirts&gender=Men`),
     );
     assertSortedResults(filtered, 4);
-    for (const r of filtered.results) assert.deepEqual([r.articleType, r.gender], ['Tshirts', 'Men']);
+    for (const r of filtered.results) {
+      assert.deepEqual([r.metadata.articleType, r.metadata.gender], ['Tshirts', 'Men']);
+    }
 
     await assertError(await fetch(`${base}/api/products/11165/similar?k=100`), 400, 'bad-request');
   });
@@ -360,22 +383,48 @@ describe('GET /api/health and /api/facets', () => {
     assert.equal(health.uploads.active, 0);
   });
 
-  test('facets: distinct values of each filter column with counts, as the catalogue spells them', async () => {
-    const facets = await json<ApiFacets>(await fetch(`${base}/api/facets`));
-    assert.deepEqual(Object.keys(facets).sort(), [...FILTER_COLUMNS].sort());
-    const genders = facets.gender.map((f) => f.value);
+  test("facets: the schema's facets in its order, each value with its count, and which are the kind and the colour", async () => {
+    const response = await fetch(`${base}/api/facets`);
+    const facets = await json<ApiFacets>(response);
+    assert.equal(response.status, 200);
+    assert.deepEqual(Object.keys(facets).sort(), ['colour', 'facets', 'kind', 'title']);
+    assert.deepEqual(
+      facets.facets.map((f) => f.column),
+      FASHION_FACETS,
+    );
+    assert.deepEqual(
+      facets.facets.map((f) => f.column),
+      recommender.schema.facets,
+    );
+    assert.deepEqual(
+      [facets.title, facets.kind, facets.colour],
+      ['productDisplayName', 'articleType', 'baseColour'],
+    );
+    const values = (column: string) => facets.facets.find((f) => f.column === column)?.values ?? [];
+    const genders = values('gender').map((f) => f.value);
     assert.ok(genders.includes('Men') && genders.includes('Women'), genders.join(','));
-    const total = facets.masterCategory.reduce((sum, f) => sum + f.count, 0);
+    const total = values('masterCategory').reduce((sum, f) => sum + f.count, 0);
     assert.equal(total, fixture.ids.size);
-    for (const column of FILTER_COLUMNS) {
-      const counts = facets[column].map((f) => f.count);
+    for (const { column, values: counted } of facets.facets) {
+      const counts = counted.map((f) => f.count);
       assert.deepEqual(
         counts,
         [...counts].sort((a, b) => b - a),
         `${column}: most frequent first`,
       );
+      assert.ok(
+        counted.every((f) => f.value.trim() !== '' && f.count > 0),
+        `${column}: no empty values`,
+      );
     }
-    assert.ok(facets.articleType.some((f) => f.value === 'Tshirts'));
+    // A count is how many products a filter on that value keeps (identical photos are one result).
+    const tshirts = values('articleType').find((f) => f.value === 'Tshirts');
+    assert.ok(tshirts && tshirts.count <= 50);
+    const filtered = await json<ApiResults>(
+      await fetch(`${base}/api/products/11165/similar?k=50&articleType=tshirts`),
+    );
+    const listed = new Set(filtered.results.flatMap((r) => [r.id, ...r.alsoListedAs]));
+    assert.equal(listed.size, tshirts.count);
   });
 });
 
@@ -400,9 +449,47 @@ describe('OpenAPI document', () => {
       assert.ok(doc.paths[path], `${path} is documented`);
     }
     assert.ok(doc.paths['/api/recommend']?.post?.requestBody?.content['multipart/form-data']);
-    for (const name of ['Product', 'Recommendation', 'Results', 'Error', 'Facets', 'Health']) {
-      assert.ok(doc.components.schemas[name], `${name} schema`);
-    }
+    assert.deepEqual(Object.keys(doc.components.schemas).sort(), [
+      'Error',
+      'Facets',
+      'Health',
+      'Product',
+      'Recommendation',
+      'Results',
+    ]);
+    const schemas = doc.components.schemas as Record<
+      string,
+      { properties: Record<string, { type?: string; additionalProperties?: unknown }>; required?: string[] }
+    >;
+    // A product: its id, title, every metadata column by name, photo and other listings.
+    const product = schemas.Product;
+    assert.deepEqual(Object.keys(product?.properties ?? {}), [
+      'id',
+      'name',
+      'metadata',
+      'imageUrl',
+      'alsoListedAs',
+    ]);
+    assert.deepEqual(product?.required?.sort(), ['alsoListedAs', 'id', 'imageUrl', 'metadata']);
+    assert.deepEqual(product?.properties.metadata?.additionalProperties, { type: 'string' });
+    assert.deepEqual(Object.keys(schemas.Recommendation?.properties ?? {}), [
+      'id',
+      'name',
+      'metadata',
+      'imageUrl',
+      'alsoListedAs',
+      'score',
+      'reasons',
+    ]);
+    assert.deepEqual(Object.keys(schemas.Facets?.properties ?? {}), ['facets', 'title', 'kind', 'colour']);
+    // The filters documented are the schema's facets.
+    const similar = doc.paths['/api/products/{id}/similar']?.get as unknown as {
+      parameters: { in: string; name: string }[];
+    };
+    assert.deepEqual(
+      similar.parameters.filter((p) => p.in === 'query').map((p) => p.name),
+      ['k', ...FASHION_FACETS],
+    );
     const ui = await fetch(`${base}/api/docs`);
     assert.equal(ui.status, 200);
     assert.match(await ui.text(), /swagger/i);
@@ -451,6 +538,91 @@ describe('GET /images/:id', () => {
   });
 });
 
+describe('a catalogue of another layout', () => {
+  let other: ShopCatalogue & { index: string };
+  let otherRecommender: Recommender;
+  let otherApp: FastifyInstance;
+  let otherBase: string;
+
+  before(async () => {
+    other = await shopIndex();
+    otherRecommender = await Recommender.open(other.index, { eager: true });
+    otherApp = await buildApp({ recommender: otherRecommender });
+    await otherApp.listen({ host: '127.0.0.1', port: 0 });
+    otherBase = `http://127.0.0.1:${(otherApp.server.address() as { port: number }).port}`;
+  });
+
+  after(async () => {
+    await otherApp?.close();
+    await otherRecommender?.close();
+  });
+
+  test('facets, products and filters follow its schema', async () => {
+    const facets = await json<ApiFacets>(await fetch(`${otherBase}/api/facets`));
+    assert.deepEqual(
+      facets.facets.map((f) => f.column),
+      ['brand', 'colour', 'category'],
+    );
+    assert.deepEqual([facets.title, facets.kind, facets.colour], ['title', 'category', 'colour']);
+    assert.deepEqual(facets.facets.find((f) => f.column === 'category')?.values, [
+      { value: 'Bag', count: 6 },
+      { value: 'Shoe', count: 6 },
+      { value: 'T-shirt', count: 6 },
+    ]);
+
+    const row = other.rows[0] as ShopRow;
+    const product = await json<ApiProduct>(await fetch(`${otherBase}/api/products/${row.sku}`));
+    assert.deepEqual(product, {
+      id: row.sku,
+      name: row.title,
+      metadata: {
+        title: row.title,
+        brand: row.brand,
+        colour: row.colour,
+        category: row.category,
+        price: row.price,
+      },
+      imageUrl: `/images/${row.sku}`,
+      alsoListedAs: [],
+    });
+
+    const bags = await json<ApiResults>(
+      await fetch(`${otherBase}/api/products/${row.sku}/similar?category=Bag&brand=Zenith&brand=acme`),
+    );
+    assert.ok(bags.results.length > 0);
+    for (const r of bags.results) assert.equal(r.metadata.category, 'Bag');
+
+    // Filters are its facets: the fashion ones are unknown here.
+    const message = await assertError(
+      await fetch(`${otherBase}/api/products/${row.sku}/similar?gender=Women`),
+      400,
+      'bad-request',
+    );
+    assert.match(message, /"gender"; expected k or a filter: brand, colour, category$/);
+    const form = await upload({ photo: QUERY_PHOTO, fields: [['articleType', 'Tshirts']] }, otherBase);
+    assert.match(
+      await assertError(form, 400, 'bad-field'),
+      /expected image, k or a filter: brand, colour, category/,
+    );
+
+    const acme = await json<ApiResults>(
+      await upload({ photo: QUERY_PHOTO, fields: [['brand', 'Acme']], query: '?k=4' }, otherBase),
+    );
+    assertSortedResults(acme, 4);
+    for (const r of acme.results) assert.equal(r.metadata.brand, 'Acme');
+  });
+
+  test('the OpenAPI document names its filters', async () => {
+    const doc = (await (await fetch(`${otherBase}/api/openapi.json`)).json()) as {
+      paths: Record<string, Record<string, { parameters?: { in: string; name: string }[] }>>;
+    };
+    const query = (path: string, method: string) =>
+      doc.paths[path]?.[method]?.parameters?.filter((p) => p.in === 'query').map((p) => p.name);
+    assert.deepEqual(query('/api/products/{id}/similar', 'get'), ['k', 'brand', 'colour', 'category']);
+    assert.deepEqual(query('/api/recommend', 'post'), ['k', 'brand', 'colour', 'category']);
+  });
+});
+
 describe('upload limiter', () => {
   test('runs a few at once, queues some, refuses the rest with 503, and reports when idle', async () => {
     const limiter = new UploadLimiter({ concurrency: 2, maxWaiting: 1, retryAfterSeconds: 3 });
@@ -492,7 +664,7 @@ describe('upload limiter', () => {
 
 describe('lookalike serve', () => {
   test('prints the URL, serves, and stops cleanly on SIGTERM', async () => {
-    const main = join(import.meta.dirname, '..', 'src', 'interfaces', 'cli', 'main.ts');
+    const main = join(import.meta.dirname, '..', 'src', 'interfaces', 'cli', 'commands', 'main.ts');
     const child = spawn(
       process.execPath,
       [

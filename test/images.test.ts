@@ -9,9 +9,10 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import sharp, { type Sharp } from 'sharp';
 import { datasetsDir } from '../src/config.js';
+import { preprocess, rgbToTensor } from '../src/embeddings/input-tensor.js';
 import { CAFFE_MEANS_BGR, INPUT_SIZE } from '../src/embeddings/spec.js';
 import { type ImageErrorCode, isImageError } from '../src/images/errors.js';
-import { decodeToRgb, MAX_INPUT_PIXELS, preprocess, rgbToTensor } from '../src/images/preprocess.js';
+import { decodeToRgb, MAX_INPUT_PIXELS } from '../src/images/preprocess.js';
 
 const IMAGES = join(datasetsDir, 'fashion-small', 'images');
 /** A 60x80 colour product photo with plenty of non-white content. */

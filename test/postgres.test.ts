@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { buildIndex } from '../src/index/builder.js';
 import { Recommender } from '../src/recommend/recommender.js';
+import { buildIndex } from './support/build-index.js';
 import { catalogueImage, queryImage, stylesCsv } from './support/datasets.js';
 import { DUPLICATE_PAIRS, subsetIds } from './support/fixture-index.js';
 
@@ -173,8 +173,8 @@ describe('PostgreSQL + pgvector store', { skip }, () => {
     });
     assert.ok(result.results.length > 0);
     for (const r of result.results) {
-      assert.equal(r.gender, 'Men');
-      assert.ok(['Footwear', 'Accessories'].includes(r.masterCategory ?? ''));
+      assert.equal(r.metadata.gender, 'Men');
+      assert.ok(['Footwear', 'Accessories'].includes(r.metadata.masterCategory ?? ''));
     }
     await assert.rejects(
       store.recommend(photo, { where: { colour: ['Red'] } }),
@@ -201,7 +201,9 @@ describe('PostgreSQL + pgvector store', { skip }, () => {
         ),
       );
       assert.deepEqual(answers[0], answers[1]);
-      assert.ok(answers[0].results.every((r: { gender: string }) => r.gender === 'Men'));
+      assert.ok(
+        answers[0].results.every((r: { metadata: { gender: string } }) => r.metadata.gender === 'Men'),
+      );
       const health = await (await fetch(`${urls[0]}api/health`)).json();
       assert.equal(health.index.store, 'postgres');
       assert.equal(health.index.count, photoIds.length);

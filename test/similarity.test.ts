@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -13,16 +13,17 @@ import { renderReport } from '../src/evaluation/report.js';
 import { COLOUR_DIM, colourOf, dominantColourName, smallRgb } from '../src/images/colour.js';
 import { findForeground } from '../src/images/foreground.js';
 import { prepareQuery } from '../src/images/query-prep.js';
-import { buildIndex } from '../src/index/builder.js';
 import { IndexError, type IndexManifest, loadIndex } from '../src/index/store.js';
-import type { ApiHealth, ApiResults } from '../src/interfaces/http/contract.js';
+import type { ApiHealth, ApiResults } from '../src/interfaces/http/api/contract.js';
 import { startServer } from '../src/interfaces/http/server.js';
+import { readJsonFile } from '../src/io/json-file.js';
 import { Recommender } from '../src/recommend/recommender.js';
 import { Similarity } from '../src/similarity/composer.js';
 import { deriveSimilarity, recordedSimilarity } from '../src/similarity/derive.js';
 import { detectTasks } from '../src/similarity/learn.js';
 import { projectionBytes, readSimilarity, SimilarityFileSchema } from '../src/similarity/model.js';
 import { isHeldOut, streetPart } from '../src/similarity/split.js';
+import { buildIndex } from './support/build-index.js';
 import { catalogueImage, catalogueImages, stylesCsv } from './support/datasets.js';
 import { subsetIds } from './support/fixture-index.js';
 
@@ -135,7 +136,9 @@ describe('a learned similarity on a real index', { timeout: 600_000 }, () => {
   before(async () => {
     tmp = await mkdtemp(join(tmpdir(), 'lookalike-similarity-'));
     dir = join(cacheDir, 'test-indexes', 'learned');
-    await build('learned');
+    // Learned again each run (the same model when nothing changed), so that a model kept from an
+    // earlier version of the code is never what is tested.
+    await build('learned', { relearn: true });
   });
   after(() => rm(tmp, { recursive: true, force: true }));
 
@@ -143,9 +146,7 @@ describe('a learned similarity on a real index', { timeout: 600_000 }, () => {
     const data = await loadIndex(dir);
     const spec = data.manifest.similarity as { kind: string; id: string; coloursFile: string };
     assert.equal(spec.kind, 'learned');
-    const file = SimilarityFileSchema.parse(
-      JSON.parse(await readFile(join(dir, `similarity-${spec.id}.json`), 'utf8')),
-    );
+    const file = await readJsonFile(join(dir, `similarity-${spec.id}.json`), SimilarityFileSchema);
     assert.equal(file.id, spec.id);
     assert.ok(file.training.tasks.some((t) => t.name === 'articleType'));
     assert.ok(file.training.heldOut > 0 && file.training.products < data.manifest.count);
@@ -155,7 +156,17 @@ describe('a learned similarity on a real index', { timeout: 600_000 }, () => {
     assert.equal(projectionBytes(loaded.projection).sha256, file.projection.sha256);
     // The catalogue photos' size is what queries are brought to.
     assert.deepEqual(file.query, { match: { width: 60, height: 80 } });
+    // The labels learned: the catalogue's categorical columns, the schema's kind column first.
     assert.equal(file.labels[0]?.column, 'articleType');
+    assert.deepEqual(file.labels.map((l) => l.column).sort(), [
+      'articleType',
+      'baseColour',
+      'gender',
+      'masterCategory',
+      'season',
+      'subCategory',
+      'usage',
+    ]);
   });
 
   test('a photo query and a stored catalogue vector are composed the same way', async () => {
@@ -180,7 +191,7 @@ describe('a learned similarity on a real index', { timeout: 600_000 }, () => {
     }
   });
 
-  test('the learned parts rank products of the same kind higher than the visual part alone', async () => {
+  test('the learned parts rank products of the kind they learned higher than the visual part alone', async (t) => {
     const data = await loadIndex(dir);
     const loaded = await readSimilarity(dir, learnedId(data.manifest));
     assert.ok(loaded);
@@ -193,17 +204,19 @@ describe('a learned similarity on a real index', { timeout: 600_000 }, () => {
       undefined,
       data.items.map((i) => i.metadata),
     );
-    const agreement = (queries: Float32Array, vectors: Float32Array, dim: number) => {
+    // Share of the 5 nearest of the same kind, over every product as a query or the held-out ones.
+    const agreement = (queries: Float32Array, vectors: Float32Array, dim: number, heldOutOnly = false) => {
       let same = 0;
       let total = 0;
       const n = data.items.length;
       for (let q = 0; q < n; q++) {
+        if (heldOutOnly && !isHeldOut(data.items[q]?.hash ?? '')) continue;
         const scores: [number, number][] = [];
         for (let r = 0; r < n; r++) {
           if (r === q || data.items[r]?.hash === data.items[q]?.hash) continue;
           let s = 0;
           for (let d = 0; d < dim; d++)
-            s += (vectors[q * dim + d] as number) * (vectors[r * dim + d] as number);
+            s += (queries[q * dim + d] as number) * (vectors[r * dim + d] as number);
           scores.push([r, s]);
         }
         scores.sort((a, b) => b[1] - a[1]);
@@ -214,15 +227,26 @@ describe('a learned similarity on a real index', { timeout: 600_000 }, () => {
       }
       return same / total;
     };
-    // Queries are photos (predicted labels), candidates carry their catalogue labels.
+    // Queries are photos, described from their pixels (predicted labels); candidates carry their
+    // catalogue labels. (asPhotoQuery cannot serve here: without a visual share the stored vector
+    // keeps no visual part to predict from.)
     const queries = new Float32Array(projected.length);
     for (let r = 0; r < data.items.length; r++) {
-      const d = learnedOnly.dim;
-      queries.set(learnedOnly.asPhotoQuery(projected.subarray(r * d, (r + 1) * d)), r * d);
+      const visual = data.vectors.subarray(r * 2048, (r + 1) * 2048);
+      queries.set(learnedOnly.compose(visual, undefined), r * learnedOnly.dim);
     }
     const visual = agreement(data.vectors, data.vectors, 2048);
     const learned = agreement(queries, projected, learnedOnly.dim);
-    assert.ok(learned > visual + 0.03, `learned ${learned.toFixed(3)} vs visual ${visual.toFixed(3)}`);
+    // Most products are on the training side: this checks that the heads learned to tell the kind
+    // from the pixels. Whether that carries over to held-out products needs a catalogue larger than
+    // these 600 (lookalike eval on the full catalogue, README); here it is only reported.
+    const heldVisual = agreement(data.vectors, data.vectors, 2048, true);
+    const heldLearned = agreement(queries, projected, learnedOnly.dim, true);
+    t.diagnostic(
+      `kind agreement of the 5 nearest: learned ${learned.toFixed(3)}, visual ${visual.toFixed(3)}; ` +
+        `held-out queries only: learned ${heldLearned.toFixed(3)}, visual ${heldVisual.toFixed(3)}`,
+    );
+    assert.ok(learned > visual + 0.1, `learned ${learned.toFixed(3)} vs visual ${visual.toFixed(3)}`);
   });
 
   test("a shopper's photo is weighted with the shopper weights: visual only ranks as the visual vectors do", async () => {
@@ -250,7 +274,7 @@ describe('a learned similarity on a real index', { timeout: 600_000 }, () => {
     const before = (await loadIndex(dir)).manifest;
     const again = await build('learned');
     assert.equal(again.committed, false);
-    assert.equal(learnedId(again.manifest), learnedId(before));
+    assert.equal(learnedId((await loadIndex(dir)).manifest), learnedId(before));
     await assert.rejects(
       build('original'),
       (err: Error) => err instanceof IndexError && /--rebuild/.test(err.message),
@@ -288,11 +312,13 @@ describe('a learned similarity on a real index', { timeout: 600_000 }, () => {
       await symlink(join(streetDir, 'images', `${image}.jpg`), join(street, 'images', `${image}.jpg`));
     }
     await writeFile(join(street, 'labels.csv'), `${[labels[0], ...chosen].join('\n')}\n`);
+    // The label map under the dataset's name (its values are the kind column's).
     await copyFile(join(streetDir, 'label-to-articletypes.json'), join(street, 'label-to-articletypes.json'));
     const ev = await evaluate({ indexDir: dir, streetDir: street });
     try {
       const st = ev.summary.street;
       assert.ok(st);
+      assert.equal(st.column, 'articleType', "judged by the schema's kind column");
       assert.ok(st.all.photos > 20 && st.all.photos <= 40);
       assert.equal(st.tune.photos + st.report.photos, st.all.photos);
       assert.ok(
@@ -300,13 +326,15 @@ describe('a learned similarity on a real index', { timeout: 600_000 }, () => {
       );
       assert.ok(st.perLabel.length > 3);
       assert.ok(ev.summary.leaveOneOut.heldOut < ev.summary.products);
-      assert.equal(ev.summary.leaveOneOut.precision.articleType.queries, ev.summary.leaveOneOut.heldOut);
+      assert.equal(ev.summary.leaveOneOut.precision.articleType?.queries, ev.summary.leaveOneOut.heldOut);
       const html = await renderReport(ev, { samples: 3 });
       assert.ok(html.includes('Street photos (report part): a random sample'));
       assert.ok(html.includes('street P@5 (report part)'));
     } finally {
       await ev.index.close();
     }
+    // The generic name of the label map serves as well.
+    await rename(join(street, 'label-to-articletypes.json'), join(street, 'label-to-kinds.json'));
     const { stdout } = await run(process.execPath, [
       cli,
       'eval',
@@ -317,6 +345,7 @@ describe('a learned similarity on a real index', { timeout: 600_000 }, () => {
       '--no-report',
     ]);
     assert.match(stdout, /street P@5 \(report part\)/);
+    assert.match(stdout, /judged by articleType/);
     assert.match(stdout, /Split: held-out/);
   });
 
@@ -376,13 +405,21 @@ describe('a learned similarity on a real index', { timeout: 600_000 }, () => {
     }
   });
 
-  test('detected label columns: categories, not names or numbers', async () => {
+  test('label columns: categorical columns, the kind first; not the title, names or numbers', async () => {
     const data = await loadIndex(dir);
-    const tasks = detectTasks(data.items).map((t) => t.column);
-    assert.ok(tasks.includes('articleType'));
-    assert.ok(tasks.includes('baseColour'));
-    assert.ok(!tasks.includes('productDisplayName'));
-    assert.ok(!tasks.includes('year'));
-    assert.ok(!tasks.includes('id'));
+    const schema = data.manifest.schema;
+    assert.ok(schema, 'the index records its schema');
+    const tasks = detectTasks(data.items, schema).map((t) => t.column);
+    assert.equal(tasks[0], 'articleType');
+    for (const facet of schema.facets) assert.ok(tasks.includes(facet), facet);
+    // Without the schema, it is detected from the products' metadata: the same columns.
+    assert.deepEqual(
+      detectTasks(data.items).map((t) => t.column),
+      tasks,
+    );
+    for (const other of ['productDisplayName', 'year', 'id']) assert.ok(!tasks.includes(other), other);
+    // Another schema's kind comes first.
+    const byColour = detectTasks(data.items, { ...schema, kindColumn: 'baseColour' });
+    assert.equal(byColour[0]?.column, 'baseColour');
   });
 });

@@ -19,11 +19,12 @@ import {
 import sharp from 'sharp';
 import { buildWeb } from '../scripts/build-web.js';
 import { projectRoot } from '../src/config.js';
+import { type ApiFacets, MAX_UPLOAD_BYTES } from '../src/interfaces/http/api/contract.js';
 import { buildApp } from '../src/interfaces/http/app.js';
-import { MAX_UPLOAD_BYTES } from '../src/interfaces/http/contract.js';
 import { Recommender } from '../src/recommend/recommender.js';
 import { queryImage } from './support/datasets.js';
 import { fixtureIndex } from './support/fixture-index.js';
+import { shopIndex } from './support/shop-catalogue.js';
 
 const CHROMIUM = process.env.LOOKALIKE_CHROMIUM ?? '/usr/bin/chromium';
 const SCREENSHOTS = join(projectRoot, 'test-output', 'screenshots');
@@ -38,6 +39,11 @@ let base: string;
 let browser: Browser;
 /** The photos the server was asked about, as the recommender received them. */
 const uploaded: { data: Buffer; label?: string }[] = [];
+/** The fashion catalogue's filters, in its schema's order, and their labels on the page. */
+const FASHION_FILTERS = ['gender', 'masterCategory', 'subCategory', 'articleType', 'baseColour'];
+const FASHION_LABELS = ['Gender', 'Master category', 'Sub category', 'Article type', 'Base colour'];
+/** Fashion photos are ready to search once the dropdowns are filled from /api/facets. */
+const FASHION_READY = 'select[name="gender"] option[value="Women"]';
 
 before(async () => {
   webDir = await mkdtemp(join(tmpdir(), 'lookalike-web-'));
@@ -78,6 +84,8 @@ let problems: string[] = [];
 
 async function open(
   options: BrowserContextOptions = { viewport: { width: 1280, height: 900 } },
+  url = base,
+  ready = FASHION_READY,
 ): Promise<Page> {
   context = await browser.newContext(options);
   const page = await context.newPage();
@@ -87,9 +95,9 @@ async function open(
       problems.push(`console: ${msg.text()}`);
     }
   });
-  await page.goto(base);
-  // The filter dropdowns are filled from /api/facets.
-  await page.locator('select[name="gender"] option[value="Women"]').waitFor({ state: 'attached' });
+  await page.goto(url);
+  // The filter dropdowns are built from /api/facets.
+  await page.locator(ready).waitFor({ state: 'attached' });
   return page;
 }
 
@@ -136,7 +144,7 @@ describe('the web page', () => {
     const held = new Promise<void>((resolve) => {
       release = resolve;
     });
-    await page.route('**/api/recommend', async (route) => {
+    await page.route('**/api/recommend*', async (route) => {
       await held;
       await route.continue();
     });
@@ -179,18 +187,106 @@ describe('the web page', () => {
     await page.selectOption('select[name="gender"]', 'Women');
     const women = await results(page, 'filtered: Women');
     assert.equal(women.categories.length, 5);
-    for (const c of women.categories) assert.match(c, / · Women$/);
+    // The kind of product first, then the other facets but the colour.
+    for (const c of women.categories) assert.match(c, /^[^·]+ · Women( · |$)/);
 
     await page.selectOption('select[name="articleType"]', 'Handbags');
     const handbags = await results(page, 'filtered: Women, Handbags');
     assert.ok(handbags.categories.length > 0);
-    for (const c of handbags.categories) assert.equal(c, 'Handbags · Women');
+    for (const c of handbags.categories) assert.equal(c, 'Handbags · Women · Accessories · Bags');
     await allCardImagesLoaded(page);
     await shot(page, '03-filtered');
 
     // Clearing the filters searches again without them.
     await page.getByRole('button', { name: 'Clear' }).click();
     await page.locator('#results-note', { hasText: /^Most similar to your photo$/ }).waitFor();
+  });
+
+  test("the filters are the catalogue's facets, built from /api/facets in its order", async () => {
+    // The page itself has no dropdowns.
+    assert.doesNotMatch(await (await fetch(base)).text(), /<select/);
+    const facets = (await (await fetch(`${base}api/facets`)).json()) as ApiFacets;
+    assert.deepEqual(
+      facets.facets.map((f) => f.column),
+      FASHION_FILTERS,
+    );
+    const page = await open();
+    const controls = await page.locator('#filters select').evaluateAll((selects) =>
+      (selects as HTMLSelectElement[]).map((s) => ({
+        name: s.name,
+        label: s.closest('label')?.querySelector('span')?.textContent ?? '',
+        options: [...s.options].map((o) => [o.value, o.textContent]),
+      })),
+    );
+    assert.deepEqual(
+      controls.map((c) => c.name),
+      FASHION_FILTERS,
+    );
+    assert.deepEqual(
+      controls.map((c) => c.label),
+      FASHION_LABELS,
+    );
+    for (const facet of facets.facets) {
+      const values = facet.values.map((v) => v.value).sort((a, b) => a.localeCompare(b));
+      assert.deepEqual(
+        controls.find((c) => c.name === facet.column)?.options,
+        [['', 'Any'], ...values.map((v) => [v, v])],
+        `${facet.column}: "Any", then its values alphabetically`,
+      );
+    }
+    // Each dropdown is labelled for assistive technology.
+    assert.equal(await page.getByLabel('Base colour').count(), 1);
+    // Any of them filters: one that used to be API-only.
+    await page.setInputFiles('#file-input', TSHIRT);
+    await results(page, 'Most similar to your photo');
+    await page.getByLabel('Master category').selectOption('Footwear');
+    const shoes = await results(page, 'filtered: Footwear');
+    assert.ok(shoes.categories.length > 0);
+    for (const c of shoes.categories) assert.match(c, / · Footwear( · |$)/);
+    await shot(page, '13-filters-from-facets');
+  });
+
+  test('a catalogue of another layout: its facets are the filters, and the cards show them', async () => {
+    const other = await shopIndex();
+    const otherRecommender = await Recommender.open(other.index, { eager: true });
+    const otherApp = await buildApp({ recommender: otherRecommender, webDir });
+    try {
+      await otherApp.listen({ host: '127.0.0.1', port: 0 });
+      const url = `http://127.0.0.1:${(otherApp.server.address() as { port: number }).port}/`;
+      const page = await open(undefined, url, 'select[name="category"] option[value="Bag"]');
+      const names = await page
+        .locator('#filters select')
+        .evaluateAll((s) => (s as HTMLSelectElement[]).map((x) => x.name));
+      assert.deepEqual(names, ['brand', 'colour', 'category']);
+      assert.equal(await page.getByLabel('Category').count(), 1);
+      assert.equal(await page.locator('select[name="gender"]').count(), 0);
+
+      await page.setInputFiles('#file-input', HANDBAG);
+      await results(page, 'Most similar to your photo');
+      await page.getByLabel('Category').selectOption('Bag');
+      const bags = await results(page, 'filtered: Bag');
+      assert.ok(bags.names.length > 0);
+      const byTitle = new Map(other.rows.map((r) => [r.title, r]));
+      const colours = await page.locator('.card-colour').allTextContents();
+      assert.equal(colours.length, bags.names.length, 'a colour swatch on every card');
+      bags.names.forEach((name, i) => {
+        const row = byTitle.get(name);
+        assert.ok(row, `${name} is a title of the catalogue`);
+        // The kind first, then the other facets; the colour has its own line.
+        assert.equal(bags.categories[i], `Bag · ${row.brand}`);
+        assert.equal(colours[i], row.colour);
+      });
+      const swatch = await page
+        .locator('.card-colour .swatch')
+        .first()
+        .evaluate((el) => getComputedStyle(el).backgroundColor);
+      assert.notEqual(swatch, 'rgba(0, 0, 0, 0)', 'the swatch is coloured');
+      await allCardImagesLoaded(page);
+      await shot(page, '14-other-catalogue');
+    } finally {
+      await otherApp.close();
+      await otherRecommender.close();
+    }
   });
 
   test('"More like this" shows that product as the query and its lookalikes', async () => {
@@ -322,7 +418,7 @@ describe('the web page', () => {
     // Too large: refused before uploading.
     let uploads = 0;
     page.on('request', (r) => {
-      if (r.url().endsWith('/api/recommend')) uploads += 1;
+      if (new URL(r.url()).pathname === '/api/recommend') uploads += 1;
     });
     const huge = join(webDir, 'huge.jpg');
     await writeFile(huge, '');

@@ -2,74 +2,30 @@
  * The user-facing embedding API: photos in, L2-normalised 2048-d ResNet-50 vectors out, each
  * batch decoded on libuv's threads while the previous batch runs through the network.
  */
-import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
 import { type ImageError, isImageError } from '../images/errors.js';
-import { decodeToRgb, rgbToTensor } from '../images/preprocess.js';
-import { CONVERTER_VERSION, ensureModel, MODEL_ID } from './model-cache.js';
+import { decodeToRgb } from '../images/preprocess.js';
+import { readJsonFile } from '../io/json-file.js';
+import { rgbToTensor, TENSOR_FLOATS } from './input-tensor.js';
+import { ensureModel } from './model-cache.js';
 import { createRuntime, type Device, type RunOutput, type Runtime } from './runtime.js';
-import { INPUT_SIZE, type Pooling, type ResizePolicy } from './spec.js';
-import { ensureWeights, WEIGHTS_SOURCE } from './weights.js';
+import { EMBEDDING_DIM, type EmbeddingSpec, embeddingSpec, type SpecOptions } from './spec.js';
+import { ensureWeights } from './weights.js';
 
-export const EMBEDDING_DIM = 2048;
-const SAMPLE = 3 * INPUT_SIZE * INPUT_SIZE;
+// The spec's names, for existing importers (storage code imports ./spec.js directly).
+export {
+  describeSpec,
+  EMBEDDING_DIM,
+  type EmbeddingSpec,
+  embeddingSpec,
+  optionsForSpec,
+  sameSpec,
+} from './spec.js';
 
-/**
- * Everything that decides what a vector means. An index stores it and refuses vectors whose
- * spec differs (see `sameSpec`).
- */
-export interface EmbeddingSpec {
-  model: typeof MODEL_ID;
-  weights: string;
-  converterVersion: number;
-  pooling: Pooling;
-  resize: ResizePolicy;
-  channelOrder: 'bgr' | 'rgb-seed-compat';
-  dim: number;
-  normalisation: 'l2';
-}
+/** ImageNet labels of the weights package: class index -> name. */
+const LabelsSchema = z.record(z.string(), z.string());
 
-export function sameSpec(a: EmbeddingSpec, b: EmbeddingSpec): boolean {
-  return (
-    a.model === b.model &&
-    a.weights === b.weights &&
-    a.converterVersion === b.converterVersion &&
-    a.pooling === b.pooling &&
-    a.resize === b.resize &&
-    a.channelOrder === b.channelOrder &&
-    a.dim === b.dim &&
-    a.normalisation === b.normalisation
-  );
-}
-
-export function describeSpec(s: EmbeddingSpec): string {
-  return `${s.model} pooling=${s.pooling} resize=${s.resize} channels=${s.channelOrder}`;
-}
-
-/** The spec that an embedder made with these options has (no model is loaded). */
-export function embeddingSpec(options: EmbedderOptions = {}): EmbeddingSpec {
-  return {
-    model: MODEL_ID,
-    weights: WEIGHTS_SOURCE.integrity,
-    converterVersion: CONVERTER_VERSION,
-    pooling: options.pooling ?? 'max',
-    resize: options.resize ?? 'stretch',
-    channelOrder: options.seedCompat ? 'rgb-seed-compat' : 'bgr',
-    dim: EMBEDDING_DIM,
-    normalisation: 'l2',
-  };
-}
-
-/** The embedder options that reproduce a spec (for commands working on an existing index). */
-export function optionsForSpec(
-  spec: EmbeddingSpec,
-): Pick<EmbedderOptions, 'pooling' | 'resize' | 'seedCompat'> {
-  return { pooling: spec.pooling, resize: spec.resize, seedCompat: spec.channelOrder === 'rgb-seed-compat' };
-}
-
-export interface EmbedderOptions {
-  pooling?: Pooling;
-  resize?: ResizePolicy;
-  seedCompat?: boolean;
+export interface EmbedderOptions extends SpecOptions {
   device?: Device;
   /** Images per inference call (default 16). */
   batchSize?: number;
@@ -116,6 +72,8 @@ export class Embedder {
   private readonly seedCompat: boolean;
   /** Serialises inference calls: concurrent callers queue here, so memory stays bounded. */
   private queue: Promise<unknown> = Promise.resolve();
+  private decodeMs = 0;
+  private inferenceMs = 0;
 
   private constructor(init: {
     spec: EmbeddingSpec;
@@ -142,9 +100,7 @@ export class Embedder {
       threads: options.threads,
     });
     const labels = head
-      ? Object.values(
-          JSON.parse(await readFile((await ensureWeights()).labelsPath, 'utf8')) as Record<string, string>,
-        )
+      ? Object.values(await readJsonFile((await ensureWeights()).labelsPath, LabelsSchema))
       : undefined;
     return new Embedder({
       spec: embeddingSpec(options),
@@ -212,7 +168,16 @@ export class Embedder {
     });
   }
 
+  /**
+   * Milliseconds spent so far decoding batches and running them through the network (wall time of
+   * each; decoding overlaps inference). Callers take differences.
+   */
+  timings(): { decodeMs: number; inferenceMs: number } {
+    return { decodeMs: this.decodeMs, inferenceMs: this.inferenceMs };
+  }
+
   private async decodeBatch(images: ImageInput[]): Promise<DecodedBatch> {
+    const started = performance.now();
     const decoded = await Promise.all(
       images.map(async (input) => {
         try {
@@ -228,20 +193,28 @@ export class Embedder {
       }),
     );
     const good = decoded.filter((d) => !isImageError(d)).length;
-    const tensor = new Float32Array(good * SAMPLE);
+    const tensor = new Float32Array(good * TENSOR_FLOATS);
     let count = 0;
     const slots = decoded.map((d) => {
       if (isImageError(d)) return d;
-      rgbToTensor(d as Uint8Array, this.seedCompat, tensor, count * SAMPLE);
+      rgbToTensor(d as Uint8Array, this.seedCompat, tensor, count * TENSOR_FLOATS);
       count += 1;
       return count - 1;
     });
+    this.decodeMs += performance.now() - started;
     return { tensor, slots, count };
   }
 
   private infer(batch: DecodedBatch): Promise<RunOutput> {
-    const run = async (): Promise<RunOutput> =>
-      batch.count === 0 ? { features: new Float32Array(0) } : this.runtime.run(batch.tensor, batch.count);
+    const run = async (): Promise<RunOutput> => {
+      if (batch.count === 0) return { features: new Float32Array(0) };
+      const started = performance.now();
+      try {
+        return await this.runtime.run(batch.tensor, batch.count);
+      } finally {
+        this.inferenceMs += performance.now() - started;
+      }
+    };
     const task = this.queue.then(run, run);
     this.queue = task.catch(() => undefined);
     return task;

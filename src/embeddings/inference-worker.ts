@@ -1,12 +1,13 @@
 /**
  * Runs the onnxruntime session in a worker thread: session.run blocks its thread for the whole
  * forward pass, and here that is not the main thread, which stays free to decode the next batch,
- * serve HTTP requests and draw progress.
+ * serve HTTP requests and draw progress. It loads only onnxruntime and the spec (never the
+ * converter or the weights code).
  */
 import { availableParallelism } from 'node:os';
 import { parentPort } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
-import { FEATURES_OUTPUT, INPUT_NAME, PROBABILITIES_OUTPUT } from './onnx-builder.js';
+import { FEATURES_OUTPUT, INPUT_NAME, PROBABILITIES_OUTPUT } from './spec.js';
 import type { WorkerReply, WorkerRequest } from './worker-protocol.js';
 
 const port = parentPort;

@@ -5,27 +5,35 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { z } from 'zod';
 import { cacheDir } from '../config.js';
+import { writeDurably, writeJsonDurably } from '../io/durable.js';
+import { FileFormatError, readJsonFile } from '../io/json-file.js';
 import { log } from '../log.js';
 import { type ConvertOptions, convertToOnnx } from './onnx-builder.js';
+import { CONVERTER_VERSION, MODEL_ID, POOLINGS, WEIGHTS_SOURCE } from './spec.js';
 import { readLayersModel } from './tfjs-layers.js';
-import { ensureWeights, WEIGHTS_SOURCE } from './weights.js';
+import { ensureWeights } from './weights.js';
 
-/** Bump when the converter's output changes, so that cached models are rebuilt. */
-export const CONVERTER_VERSION = 1;
-export const MODEL_ID = 'resnet50-imagenet-keras';
+export { CONVERTER_VERSION, MODEL_ID } from './spec.js';
 
-export interface ModelManifest {
-  model: typeof MODEL_ID;
-  converterVersion: number;
-  source: typeof WEIGHTS_SOURCE;
-  options: ConvertOptions;
-  sha256: string;
-  bytes: number;
-  createdAt: string;
-}
+/** A manifest of another model or weights does not parse: the model is rebuilt. */
+const ModelManifestSchema = z.object({
+  model: z.literal(MODEL_ID),
+  converterVersion: z.number().int(),
+  source: z.object({
+    package: z.literal(WEIGHTS_SOURCE.package),
+    version: z.literal(WEIGHTS_SOURCE.version),
+    integrity: z.literal(WEIGHTS_SOURCE.integrity),
+  }),
+  options: z.object({ pooling: z.enum(POOLINGS), head: z.boolean() }),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  bytes: z.number().int().nonnegative(),
+  createdAt: z.string(),
+});
+export type ModelManifest = z.infer<typeof ModelManifestSchema>;
 
 export interface CachedModel {
   path: string;
@@ -40,28 +48,21 @@ function modelName(options: ConvertOptions): string {
 
 function sameBuild(m: ModelManifest, options: ConvertOptions): boolean {
   return (
-    m.model === MODEL_ID &&
     m.converterVersion === CONVERTER_VERSION &&
-    m.source.integrity === WEIGHTS_SOURCE.integrity &&
     m.options.pooling === options.pooling &&
     m.options.head === options.head
   );
 }
 
+/** The manifest, or undefined when it is absent or unreadable (the model is then rebuilt). */
 async function readManifest(path: string): Promise<ModelManifest | undefined> {
-  if (!existsSync(path)) return undefined;
   try {
-    return JSON.parse(await readFile(path, 'utf8')) as ModelManifest;
-  } catch {
+    return await readJsonFile(path, ModelManifestSchema, { optional: true });
+  } catch (err) {
+    if (!(err instanceof FileFormatError)) throw err;
+    log.info({ reason: err.message }, 'cached model manifest not usable; converting again');
     return undefined;
   }
-}
-
-/** Writes a file atomically: a temporary sibling renamed into place. */
-async function writeAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, data);
-  await rename(tmp, path);
 }
 
 export async function ensureModel(options: ConvertOptions): Promise<CachedModel> {
@@ -88,8 +89,8 @@ export async function ensureModel(options: ConvertOptions): Promise<CachedModel>
     createdAt: new Date().toISOString(),
   };
   // Model first, manifest last: a manifest only ever describes a complete model file.
-  await writeAtomic(path, bytes);
-  await writeAtomic(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
+  await writeDurably(path, bytes);
+  await writeJsonDurably(manifestPath, manifest);
   log.info({ path, ms: Math.round(performance.now() - started) }, 'converted ResNet-50 to ONNX');
   return { path, manifest, converted: true };
 }

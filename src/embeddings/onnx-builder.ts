@@ -8,14 +8,11 @@
  * (tf2onnx is Python and needs TensorFlow); the protobuf encoding itself comes from onnx-proto.
  */
 import onnxProto, { type onnx as OnnxTypes } from 'onnx-proto';
-import type { Pooling } from './spec.js';
+import { FEATURES_OUTPUT, INPUT_NAME, type Pooling, PROBABILITIES_OUTPUT } from './spec.js';
 import type { KerasLayer, LayersModel, Tensor } from './tfjs-layers.js';
 
 const { onnx } = onnxProto;
 
-export const INPUT_NAME = 'images';
-export const FEATURES_OUTPUT = 'features';
-export const PROBABILITIES_OUTPUT = 'probabilities';
 /** Generalised-mean pooling exponent. */
 export const GEM_P = 3;
 const OPSET = 13;

@@ -4,9 +4,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-
-/** One inbound connection of a Keras functional layer: [layerName, nodeIndex, tensorIndex, kwargs]. */
-type InboundRef = [string, number, number, unknown?];
+import { z } from 'zod';
+import { readJsonFile } from '../io/json-file.js';
 
 export interface KerasLayer {
   name: string;
@@ -28,41 +27,53 @@ export interface LayersModel {
   weights: Map<string, Tensor>;
 }
 
-interface WeightSpec {
-  name: string;
-  shape: number[];
-  dtype: string;
-  quantization?: unknown;
-}
+/** [layerName, nodeIndex, tensorIndex, kwargs?]: one inbound connection of a Keras functional layer. */
+const InboundRefSchema = z.tuple([z.string(), z.number(), z.number()], z.unknown());
+/** [layerName, nodeIndex, tensorIndex] of a model input or output. */
+const EndpointSchema = z.tuple([z.string(), z.number(), z.number()]);
 
-interface ModelJson {
-  format?: string;
-  modelTopology: {
-    model_config?: { class_name: string; config: RawConfig };
-    class_name?: string;
-    config?: RawConfig;
-  };
-  weightsManifest: { paths: string[]; weights: WeightSpec[] }[];
-}
+const RawConfigSchema = z.object({
+  layers: z.array(
+    z.object({
+      name: z.string(),
+      class_name: z.string(),
+      config: z.record(z.string(), z.unknown()),
+      inbound_nodes: z.array(z.array(InboundRefSchema)),
+    }),
+  ),
+  input_layers: z.array(EndpointSchema),
+  output_layers: z.array(EndpointSchema),
+});
 
-interface RawConfig {
-  layers: {
-    name: string;
-    class_name: string;
-    config: Record<string, unknown>;
-    inbound_nodes: InboundRef[][];
-  }[];
-  input_layers: [string, number, number][];
-  output_layers: [string, number, number][];
-}
+const TopologySchema = z.object({ class_name: z.string(), config: RawConfigSchema });
+
+/** model.json of a TF.js layers model (the parts read here). */
+const ModelJsonSchema = z.object({
+  format: z.string().optional(),
+  modelTopology: z.union([z.object({ model_config: TopologySchema }), TopologySchema]),
+  weightsManifest: z.array(
+    z.object({
+      paths: z.array(z.string()),
+      weights: z.array(
+        z.object({
+          name: z.string(),
+          shape: z.array(z.number().int().nonnegative()),
+          dtype: z.string(),
+          quantization: z.unknown().optional(),
+        }),
+      ),
+    }),
+  ),
+});
 
 export async function readLayersModel(modelDir: string): Promise<LayersModel> {
-  const json = JSON.parse(await readFile(join(modelDir, 'model.json'), 'utf8')) as ModelJson;
-  const topology = json.modelTopology.model_config ?? json.modelTopology;
+  const json = await readJsonFile(join(modelDir, 'model.json'), ModelJsonSchema);
+  const topology =
+    'model_config' in json.modelTopology ? json.modelTopology.model_config : json.modelTopology;
   if (topology.class_name !== 'Model' && topology.class_name !== 'Functional') {
     throw new Error(`expected a functional Keras model, got ${topology.class_name}`);
   }
-  const cfg = topology.config as RawConfig;
+  const cfg = topology.config;
   if (cfg.input_layers.length !== 1 || cfg.output_layers.length !== 1) {
     throw new Error('expected a model with one input and one output');
   }

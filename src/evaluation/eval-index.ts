@@ -1,14 +1,17 @@
 /**
- * An index opened for evaluation: its products, their vectors and groups of identical photos, a
- * batched kNN over them, and the Recommender for the rare query whose batched neighbours run short.
- * Results follow Recommender.nearest exactly: rows of the excluded group are skipped and identical
- * photos (same content hash) are collapsed into their best-ranked row.
+ * An index opened for evaluation: its products, their vectors and groups of identical photos, the
+ * label columns its results are judged by (from the catalogue's schema), a batched kNN over them,
+ * and the Recommender for the rare query whose batched neighbours run short. Results follow
+ * Recommender.nearest exactly: rows of the excluded group are skipped and identical photos (same
+ * content hash) are collapsed into their best-ranked row.
  */
+import type { CatalogueSchema } from '../catalogue/schema.js';
 import type { IndexItem } from '../index/store.js';
 import { Recommender } from '../recommend/recommender.js';
 import type { SimilarityKind } from '../similarity/model.js';
 import type { SimilarityTuning } from '../similarity/open.js';
 import { BatchKnn, type KnnBackend, type KnnResult } from './knn.js';
+import { type JudgedLabels, judgedLabels } from './metrics.js';
 
 export interface Neighbour {
   row: number;
@@ -19,13 +22,15 @@ export interface Neighbour {
 export const NO_GROUP = -1;
 
 export class EvalIndex {
-  readonly items: IndexItem[];
+  readonly items: readonly IndexItem[];
   readonly rowById = new Map<string, number>();
   /** Group (distinct photo) of each row. */
   readonly groupOf: Int32Array;
   /** Rows of each distinct photo, in row order. */
   readonly groups: number[][] = [];
   readonly maxGroup: number;
+  /** The label columns results are judged by, from the catalogue's schema. */
+  readonly labels: JudgedLabels;
 
   private constructor(
     readonly dir: string,
@@ -48,6 +53,7 @@ export class EvalIndex {
       this.groupOf[row] = group;
     });
     this.maxGroup = this.groups.reduce((m, g) => Math.max(m, g.length), 0);
+    this.labels = judgedLabels(recommender.schema);
   }
 
   static async open(
@@ -73,6 +79,11 @@ export class EvalIndex {
 
   get count(): number {
     return this.items.length;
+  }
+
+  /** What the catalogue's columns mean: title, facets, kind. */
+  get schema(): CatalogueSchema {
+    return this.recommender.schema;
   }
 
   get dim(): number {
@@ -115,7 +126,7 @@ export class EvalIndex {
 
   /** The slow path: Recommender.nearest for one vector. */
   async nearest(vector: Float32Array, want: number, exclude: number): Promise<Neighbour[]> {
-    const excluded = new Set(exclude === NO_GROUP ? [] : this.groups[exclude]);
+    const excluded = exclude === NO_GROUP ? [] : (this.groups[exclude] ?? []);
     return (await this.recommender.nearest(vector, { k: want }, excluded)).map((r) => ({
       row: this.rowById.get(r.id) as number,
       score: r.score,

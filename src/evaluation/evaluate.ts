@@ -1,71 +1,21 @@
-/** Evaluates an existing index: leave-one-out over its products, and optionally outside query photos. */
+/**
+ * Evaluates an existing index: leave-one-out over its products, and optionally outside query
+ * photos and shoppers' photos. Results are judged by the label columns of the catalogue's schema.
+ */
 
-import { resolve } from 'node:path';
-import type { EmbedderOptions, EmbeddingSpec } from '../embeddings/embedder.js';
-import type { QueryPrep } from '../images/query-prep.js';
-import { isPostgresUrl } from '../index/postgres/connection.js';
-import type { FusionWeights, SimilarityKind } from '../similarity/model.js';
+import type { EmbedderOptions } from '../embeddings/embedder.js';
+import type { SimilarityKind } from '../similarity/model.js';
 import type { SimilarityTuning } from '../similarity/open.js';
 import { SPLIT_NAME } from '../similarity/split.js';
 import { EvalIndex } from './eval-index.js';
 import type { KnnBackend } from './knn.js';
-import { type LeaveOneOutResult, leaveOneOut } from './leave-one-out.js';
-import { K, type Label, type MeanMetric } from './metrics.js';
+import { type LeaveOneOutResult, leaveOneOut, leaveOneOutFigures } from './leave-one-out.js';
+import { K } from './metrics.js';
 import { evaluateQueries, type QueryEvaluation, selectQueryPhotos } from './queries.js';
-import { evaluateStreet, type StreetEvaluation, type StreetMetrics } from './street.js';
+import { evaluateStreet, type StreetEvaluation } from './street.js';
+import type { EvalSummary } from './summary.js';
 
-/** The metrics of one evaluation, as printed with --json and stored by the sweep. */
-export interface EvalSummary {
-  index: string;
-  products: number;
-  distinctPhotos: number;
-  spec: EmbeddingSpec;
-  /** The similarity searched with, its fused score's weights and how query photos were prepared. */
-  similarity: SimilarityKind;
-  weights: FusionWeights;
-  shopperWeights: FusionWeights;
-  queryPrep: QueryPrep;
-  shopperQueryPrep: QueryPrep;
-  /** The fixed product split: leave-one-out and query-photo figures are over held-out products. */
-  split: string;
-  date: string;
-  leaveOneOut: {
-    k: number;
-    products: number;
-    heldOut: number;
-    fallbacks: number;
-    seconds: number;
-    /** Held-out products as queries, against the whole catalogue. */
-    precision: Record<Label, MeanMetric>;
-    /** Every product as a query (training side included). */
-    precisionAll: Record<Label, MeanMetric>;
-  };
-  queries?: {
-    dir: string;
-    inFolder: number;
-    inIndex: number;
-    heldOut: number;
-    used: number;
-    failed: number;
-    recallAt1: number | null;
-    recallAt5: number | null;
-    meanReciprocalRank: number | null;
-    articleTypePrecision: MeanMetric;
-    embedSeconds: number;
-    searchSeconds: number;
-  };
-  street?: {
-    dir: string;
-    column: string;
-    mapped: number;
-    failed: number;
-    tune: StreetMetrics;
-    report: StreetMetrics;
-    all: StreetMetrics;
-    perLabel: ({ label: string } & StreetMetrics)[];
-    seconds: number;
-  };
-}
+export type { EvalSummary } from './summary.js';
 
 export interface Evaluation {
   summary: EvalSummary;
@@ -100,8 +50,7 @@ export const DEFAULT_MAX_QUERIES = 1000;
 
 /** Runs the evaluation; the caller closes `evaluation.index` once done with it (e.g. after the report). */
 export async function evaluate(options: EvaluateOptions): Promise<Evaluation> {
-  const location = isPostgresUrl(options.indexDir) ? options.indexDir : resolve(options.indexDir);
-  const index = await EvalIndex.open(location, {
+  const index = await EvalIndex.open(options.indexDir, {
     threads: options.embedder?.threads,
     backend: options.backend,
     similarity: options.similarity,
@@ -148,52 +97,32 @@ export async function evaluate(options: EvaluateOptions): Promise<Evaluation> {
       shopperQueryPrep: index.recommender.similarity.shopperQueryPrep,
       split: SPLIT_NAME,
       date: new Date().toISOString(),
-      leaveOneOut: {
-        k: loo.k,
-        products: loo.products,
-        heldOut: loo.heldOut,
-        fallbacks: loo.fallbacks,
-        seconds: loo.seconds,
-        precision: loo.precision,
-        precisionAll: loo.precisionAll,
-      },
-      ...(queries
-        ? {
-            queries: {
-              dir: queries.dir,
-              inFolder: queries.inFolder,
-              inIndex: queries.inIndex,
-              heldOut: queries.heldOut,
-              used: queries.used,
-              failed: queries.failed.length,
-              recallAt1: queries.recallAt1,
-              recallAt5: queries.recallAt5,
-              meanReciprocalRank: queries.meanReciprocalRank,
-              articleTypePrecision: queries.articleTypePrecision,
-              embedSeconds: queries.embedSeconds,
-              searchSeconds: queries.searchSeconds,
-            },
-          }
-        : {}),
-      ...(street
-        ? {
-            street: {
-              dir: street.dir,
-              column: street.column,
-              mapped: street.mapped,
-              failed: street.failed.length,
-              tune: street.parts.tune,
-              report: street.parts.report,
-              all: street.parts.all,
-              perLabel: street.perLabel,
-              seconds: street.seconds,
-            },
-          }
-        : {}),
+      labels: index.labels,
+      leaveOneOut: leaveOneOutFigures(loo),
+      ...(queries ? { queries: queryFigures(queries) } : {}),
+      ...(street ? { street: streetFigures(street) } : {}),
     };
     return { summary, index, leaveOneOut: loo, queries, street };
   } catch (err) {
     await index.close();
     throw err;
   }
+}
+
+/** What a summary keeps of a query-photo evaluation: its figures, not its cases. */
+function queryFigures({ cases: _cases, failed, ...figures }: QueryEvaluation): EvalSummary['queries'] {
+  return { ...figures, failed: failed.length };
+}
+
+/** What a summary keeps of a street evaluation. */
+function streetFigures(street: StreetEvaluation): EvalSummary['street'] {
+  return {
+    dir: street.dir,
+    column: street.column,
+    mapped: street.mapped,
+    failed: street.failed.length,
+    ...street.parts,
+    perLabel: street.perLabel,
+    seconds: street.seconds,
+  };
 }

@@ -2,8 +2,8 @@
 import { describeSpec } from '../embeddings/embedder.js';
 import type { QueryPrep } from '../images/query-prep.js';
 import type { FusionWeights } from '../similarity/model.js';
-import type { EvalSummary } from './evaluate.js';
-import { K, LABELS } from './metrics.js';
+import { type JudgedLabels, K, kindNote } from './metrics.js';
+import type { EvalSummary } from './summary.js';
 
 export interface MetricRow {
   name: string;
@@ -18,23 +18,26 @@ export function formatValue(value: number | null | undefined): string {
 
 /** The metrics of an evaluation, in print order. */
 export function metricRows(summary: EvalSummary): MetricRow[] {
-  const rows: MetricRow[] = LABELS.map((label) => ({
-    name: `${label} P@${K} (leave-one-out, held-out products)`,
-    ...summary.leaveOneOut.precision[label],
-  }));
-  rows.push(
-    ...LABELS.map((label) => ({
-      name: `${label} P@${K} (leave-one-out, all products)`,
-      ...summary.leaveOneOut.precisionAll[label],
-    })),
-  );
+  const loo = summary.leaveOneOut;
+  const { columns, kind } = summary.labels;
+  const rows: MetricRow[] = [];
+  for (const [figures, over] of [
+    [loo.precision, 'held-out products'],
+    [loo.precisionAll, 'all products'],
+  ] as const) {
+    for (const label of columns) {
+      const figure = figures[label];
+      if (figure) rows.push({ name: `${label} P@${K} (leave-one-out, ${over})`, ...figure });
+    }
+  }
   const q = summary.queries;
   if (q) {
     rows.push(
       { name: 'recall@1 (query photos, held-out products)', value: q.recallAt1, queries: q.used },
       { name: `recall@${K} (query photos, held-out products)`, value: q.recallAt5, queries: q.used },
-      { name: `articleType P@${K} (query photos, other results)`, ...q.articleTypePrecision },
     );
+    if (kind !== null)
+      rows.push({ name: `${kind} P@${K} (query photos, other results)`, ...q.kindPrecision });
   }
   const st = summary.street;
   if (st) {
@@ -86,6 +89,7 @@ export function metricsText(summary: EvalSummary, reportPath?: string): string {
     `Similarity: ${summary.similarity} (weights ${describeWeights(summary.weights)}; shoppers' photos ${describeWeights(summary.shopperWeights)})`,
     `Query photos prepared: ${describePrep(summary.queryPrep)}; shoppers' photos: ${describePrep(summary.shopperQueryPrep)}`,
     `Split: ${summary.split}; ${loo.heldOut} held-out products`,
+    `Labels judged: ${summary.labels.columns.join(', ') || '–'}${summary.labels.kind === null ? '' : `; kind: ${summary.labels.kind}`}`,
     `Leave-one-out: ${loo.products} queries, k=${loo.k}, in ${loo.seconds.toFixed(2)} s` +
       (loo.fallbacks > 0 ? ` (${loo.fallbacks} searched again one by one)` : ''),
   ];
@@ -102,6 +106,8 @@ export function metricsText(summary: EvalSummary, reportPath?: string): string {
       `Street photos: ${st.all.photos} with a mapped class (${st.failed} unreadable) in ${st.dir}, split by file name into a tune part (${st.tune.photos}) and a report part (${st.report.photos}), in ${st.seconds.toFixed(1)} s`,
     );
   }
+  const note = kindNote(summary.labels);
+  if (note) lines.push(`(${note})`);
   const rows = metricRows(summary);
   const width = Math.max(6, ...rows.map((r) => r.name.length));
   lines.push('', `${'metric'.padEnd(width)}  ${'value'.padStart(6)}  ${'queries'.padStart(7)}`);
@@ -126,33 +132,48 @@ export interface SweepRow {
 }
 
 /**
- * The sweep's columns: a header and how to read each from a summary. The sweep compares embedding
- * configurations with the original similarity (nothing learned), so its leave-one-out figures are
- * over every product.
+ * The sweep's columns for the label columns judged: a header and how to read each from a summary.
+ * The sweep compares embedding configurations with the original similarity (nothing learned), so
+ * its leave-one-out figures are over every product.
  */
-export const SWEEP_COLUMNS: { header: string; value: (s: EvalSummary) => number | null }[] = [
-  ...LABELS.map((label) => ({
-    header: `${label} P@${K}`,
-    value: (s: EvalSummary) => s.leaveOneOut.precisionAll[label].value,
-  })),
-  { header: 'recall@1', value: (s) => s.queries?.recallAt1 ?? null },
-  { header: `recall@${K}`, value: (s) => s.queries?.recallAt5 ?? null },
-  { header: `articleType P@${K} (queries)`, value: (s) => s.queries?.articleTypePrecision.value ?? null },
-];
+export function sweepColumns(
+  labels: JudgedLabels,
+): { header: string; value: (s: EvalSummary) => number | null }[] {
+  const { kind } = labels;
+  return [
+    ...labels.columns.map((label) => ({
+      header: `${label} P@${K}`,
+      value: (s: EvalSummary) => s.leaveOneOut.precisionAll[label]?.value ?? null,
+    })),
+    { header: 'recall@1', value: (s) => s.queries?.recallAt1 ?? null },
+    { header: `recall@${K}`, value: (s) => s.queries?.recallAt5 ?? null },
+    ...(kind === null
+      ? []
+      : [
+          {
+            header: `${kind} P@${K} (queries)`,
+            value: (s: EvalSummary) => s.queries?.kindPrecision.value ?? null,
+          },
+        ]),
+  ];
+}
 
 /** A markdown table of the sweep, the best value of each column in bold (ties all bold). */
 export function sweepTable(rows: readonly SweepRow[]): string {
-  const best = SWEEP_COLUMNS.map((col) => {
+  const first = rows[0];
+  if (!first) return 'No configuration evaluated.\n';
+  const columns = sweepColumns(first.summary.labels);
+  const best = columns.map((col) => {
     const values = rows.map((r) => col.value(r.summary)).filter((v): v is number => v !== null);
     return values.length > 0 ? Math.max(...values.map((v) => Number(v.toFixed(3)))) : undefined;
   });
-  const header = ['config', ...SWEEP_COLUMNS.map((c) => c.header)];
+  const header = ['config', ...columns.map((c) => c.header)];
   const lines = [
     `| ${header.join(' | ')} |`,
     `|${header.map((_, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|')}|`,
   ];
   for (const r of rows) {
-    const cells = SWEEP_COLUMNS.map((col, i) => {
+    const cells = columns.map((col, i) => {
       const v = col.value(r.summary);
       const text = formatValue(v);
       return v !== null && Number(v.toFixed(3)) === best[i] ? `**${text}**` : text;

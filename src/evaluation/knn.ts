@@ -6,7 +6,6 @@
  */
 
 import { createRequire } from 'node:module';
-import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import {
   FLOAT_TENSOR,
@@ -15,6 +14,7 @@ import {
   INT64_TENSOR,
   tensorValue,
 } from '../embeddings/onnx-graph.js';
+import { cpuSession, gemmNode, owned } from '../similarity/matmul.js';
 
 export type KnnBackend = 'onnx' | 'usearch';
 
@@ -43,12 +43,7 @@ function knnModel(dim: number): Uint8Array {
     producer: 'lookalike-eval',
     name: 'exact_knn',
     nodes: [
-      {
-        opType: 'Gemm',
-        input: ['queries', 'catalogue'],
-        output: ['scores'],
-        attribute: [{ name: 'transB', type: INT_ATTRIBUTE, i: 1 }],
-      },
+      gemmNode('queries', 'catalogue', 'scores', { transB: true }),
       {
         opType: 'TopK',
         input: ['scores', 'k'],
@@ -96,20 +91,13 @@ export class BatchKnn {
     dim: number,
     options: { backend?: KnnBackend; threads?: number } = {},
   ): Promise<BatchKnn> {
-    const owned =
-      vectors.byteOffset === 0 && vectors.byteLength === vectors.buffer.byteLength
-        ? vectors
-        : vectors.slice();
+    const catalogue = owned(vectors);
     if (options.backend === 'usearch') {
       const usearch = createRequire(import.meta.url)('usearch') as Usearch;
-      return new BatchKnn(owned, dim, 'usearch', undefined, usearch);
+      return new BatchKnn(catalogue, dim, 'usearch', undefined, usearch);
     }
-    const session = await ort.InferenceSession.create(knnModel(dim), {
-      executionProviders: ['cpu'],
-      graphOptimizationLevel: 'all',
-      intraOpNumThreads: options.threads ?? availableParallelism(),
-    });
-    return new BatchKnn(owned, dim, 'onnx', session);
+    const session = await cpuSession(knnModel(dim), options.threads);
+    return new BatchKnn(catalogue, dim, 'onnx', session);
   }
 
   /** Queries per block for this catalogue size. */
@@ -146,10 +134,8 @@ export class BatchKnn {
     onProgress?.(0, n);
     for (let start = 0; start < n; start += blockSize) {
       const size = Math.min(blockSize, n - start);
-      const block = source.read(start, size);
       // An array that owns its buffer: usearch misreads subarray views.
-      const q =
-        block.byteOffset === 0 && block.byteLength === block.buffer.byteLength ? block : block.slice();
+      const q = owned(source.read(start, size));
       if (this.session && catalogue) {
         const out = await this.session.run({
           queries: new ort.Tensor('float32', q, [size, this.dim]),

@@ -1,44 +1,36 @@
 /**
  * Leave-one-out over a whole index: every product is a query against the rest (its own photo and
  * identical copies excluded, identical photos collapsed), and its 5 results are judged by label
- * agreement. With a learned similarity the query is the product's photo, described as an uploaded
- * photo would be (its catalogue labels unused); the headline figures are over held-out products. Products sharing a photo share their results, so
+ * agreement on every facet of the catalogue's schema. With a learned similarity the query is the
+ * product's photo, described as an uploaded photo would be (its catalogue labels unused); the
+ * headline figures are over held-out products. Products sharing a photo share their results, so
  * one search per distinct photo, all of them batched.
  */
 import { isHeldOut } from '../similarity/split.js';
 import type { EvalIndex, Neighbour } from './eval-index.js';
-import {
-  K,
-  LABELS,
-  type Label,
-  type LabelPrecision,
-  labelPrecision,
-  Mean,
-  type MeanMetric,
-} from './metrics.js';
+import { K, LabelMeans, type LabelPrecision, labelPrecision } from './metrics.js';
+import type { LeaveOneOutFigures } from './summary.js';
 
 export interface LooCase {
   row: number;
   results: Neighbour[];
+  /** Per label column of the catalogue's schema. */
   precision: LabelPrecision;
 }
 
-export interface LeaveOneOutResult {
-  k: number;
-  /** Products evaluated (every product of the index). */
-  products: number;
-  /** Of those, products on the held-out side of the fixed split (the headline figures). */
-  heldOut: number;
+export interface LeaveOneOutResult extends LeaveOneOutFigures {
   /** Distinct photos searched. */
   searched: number;
-  /** Queries whose batched neighbours ran short and went through Recommender.nearest. */
-  fallbacks: number;
-  /** Over the held-out products, whose labels nothing was learned from. */
-  precision: Record<Label, MeanMetric>;
-  /** Over every product (training side included: flattering for a learned similarity). */
-  precisionAll: Record<Label, MeanMetric>;
   cases: LooCase[];
-  seconds: number;
+}
+
+/** The figures of a leave-one-out run, without its cases (what a summary keeps). */
+export function leaveOneOutFigures({
+  searched: _searched,
+  cases: _cases,
+  ...figures
+}: LeaveOneOutResult): LeaveOneOutFigures {
+  return figures;
 }
 
 export interface LeaveOneOutOptions {
@@ -90,8 +82,9 @@ export async function leaveOneOut(
     perGroup.set(group, complete ? neighbours : await index.nearest(queryOf(first).slice(), k, group));
   }
 
-  const means = Object.fromEntries(LABELS.map((l) => [l, new Mean()])) as Record<Label, Mean>;
-  const meansAll = Object.fromEntries(LABELS.map((l) => [l, new Mean()])) as Record<Label, Mean>;
+  const { columns } = index.labels;
+  const means = new LabelMeans(columns);
+  const meansAll = new LabelMeans(columns);
   let heldOut = 0;
   const cases = index.items.flatMap((item, row): LooCase[] => {
     const results = perGroup.get(index.groupOf[row] as number);
@@ -99,12 +92,12 @@ export async function leaveOneOut(
     const precision = labelPrecision(
       item.metadata,
       results.map((n) => index.item(n.row).metadata),
+      columns,
     );
-    const held = isHeldOut(item.hash);
-    if (held) heldOut += 1;
-    for (const label of LABELS) {
-      meansAll[label].add(precision[label]);
-      if (held) means[label].add(precision[label]);
+    meansAll.add(precision);
+    if (isHeldOut(item.hash)) {
+      heldOut += 1;
+      means.add(precision);
     }
     return [{ row, results, precision }];
   });
@@ -112,10 +105,10 @@ export async function leaveOneOut(
     k,
     products: cases.length,
     heldOut,
-    precisionAll: Object.fromEntries(LABELS.map((l) => [l, meansAll[l].result])) as Record<Label, MeanMetric>,
     searched: queried.length,
     fallbacks,
-    precision: Object.fromEntries(LABELS.map((l) => [l, means[l].result])) as Record<Label, MeanMetric>,
+    precision: means.result,
+    precisionAll: meansAll.result,
     cases,
     seconds: (performance.now() - started) / 1000,
   };

@@ -1,17 +1,18 @@
 /**
  * Evaluation with outside query photos of catalogue products (e.g. the same products photographed
  * at another resolution): is the product itself found (recall@1, recall@5, its rank), and do the
- * other results share its articleType?
+ * other results share its kind (the schema's kind column)?
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { IMAGE_EXTENSIONS, listPhotos } from '../catalogue/listing.js';
 import type { EmbedderOptions } from '../embeddings/embedder.js';
 import { isImageError } from '../images/errors.js';
-import { IMAGE_EXTENSIONS, listCatalogue } from '../index/catalogue.js';
 import { isHeldOut } from '../similarity/split.js';
 import { type EvalIndex, type Neighbour, NO_GROUP } from './eval-index.js';
-import { K, Mean, type MeanMetric, meanReciprocalRank, precision, recallAt } from './metrics.js';
+import { K, Mean, meanReciprocalRank, precision, recallAt } from './metrics.js';
 import { sampleIds } from './random.js';
+import type { QueryFigures } from './summary.js';
 
 export interface QueryPhoto {
   id: string;
@@ -43,7 +44,7 @@ export async function selectQueryPhotos(
 ): Promise<QuerySelection> {
   const folder = resolve(dir);
   if (!existsSync(folder)) throw new QueryError(`no such query folder: ${folder}`);
-  const files = await listCatalogue(folder);
+  const files = (await listPhotos(folder)).map((p) => ({ id: p.stem, file: p.file }));
   if (files.length === 0) {
     throw new QueryError(
       `no photos in the query folder ${folder} (looked for ${[...IMAGE_EXTENSIONS].join(' ')})`,
@@ -80,26 +81,13 @@ export interface QueryCase {
   results: Neighbour[];
   /** The 5 best results other than the product and its identical copies. */
   others: Neighbour[];
-  /** articleType precision of `others`. */
+  /** Kind-column precision of `others` (undefined without a kind column or the product's kind). */
   precision?: number;
 }
 
-export interface QueryEvaluation {
-  dir: string;
-  inFolder: number;
-  inIndex: number;
-  heldOut: number;
-  /** Photos embedded and evaluated. */
-  used: number;
+export interface QueryEvaluation extends Omit<QueryFigures, 'failed'> {
   failed: { id: string; path: string; reason: string }[];
-  recallAt1: number | null;
-  recallAt5: number | null;
-  meanReciprocalRank: number | null;
-  /** articleType precision@5 of the results other than the product. */
-  articleTypePrecision: MeanMetric;
   cases: QueryCase[];
-  embedSeconds: number;
-  searchSeconds: number;
 }
 
 export interface QueryEvalOptions {
@@ -180,12 +168,15 @@ export async function evaluateQueries(
   }
 
   const mean = new Mean();
-  for (const c of cases) {
-    c.precision = precision(
-      index.item(c.row).metadata.articleType,
-      c.others.map((n) => index.item(n.row).metadata.articleType),
-    );
-    mean.add(c.precision);
+  const kind = index.labels.kind;
+  if (kind !== null) {
+    for (const c of cases) {
+      c.precision = precision(
+        index.item(c.row).metadata[kind],
+        c.others.map((n) => index.item(n.row).metadata[kind]),
+      );
+      mean.add(c.precision);
+    }
   }
   const allRanks = cases.map((c) => c.rank);
   return {
@@ -198,7 +189,7 @@ export async function evaluateQueries(
     recallAt1: recallAt(allRanks, 1),
     recallAt5: recallAt(allRanks, 5),
     meanReciprocalRank: meanReciprocalRank(allRanks),
-    articleTypePrecision: mean.result,
+    kindPrecision: mean.result,
     cases,
     embedSeconds,
     searchSeconds: (performance.now() - started) / 1000,

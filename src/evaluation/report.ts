@@ -1,19 +1,21 @@
 /**
  * The HTML report of an evaluation: the metrics, the spec and the date, and image grids of sample
- * queries with their 5 results (a random sample, the best and the worst cases), so that a person
+ * queries with their 5 results, captioned by the catalogue schema's title and facets (a random sample, the best and the worst cases), so that a person
  * can judge the quality by eye. Self-contained: the photos are inlined as data: URIs.
  */
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { titleOf } from '../catalogue/schema.js';
 import { describeSpec } from '../embeddings/embedder.js';
 import type { IndexItem } from '../index/store.js';
+import { writeDurably } from '../io/durable.js';
 import { randomCases, rankedCases } from './cases.js';
 import type { Neighbour } from './eval-index.js';
 import type { Evaluation } from './evaluate.js';
 import { formatValue, metricRows } from './format.js';
 import { escapeHtml as e } from './html.js';
 import type { LooCase } from './leave-one-out.js';
-import { K, LABELS } from './metrics.js';
+import { type JudgedLabels, K, kindNote } from './metrics.js';
 import type { QueryCase } from './queries.js';
 import type { StreetCase } from './street.js';
 import { Thumbnails } from './thumbnails.js';
@@ -56,8 +58,11 @@ const fmt = (x: number) => x.toFixed(3);
 
 class Renderer {
   private readonly thumbs = new Thumbnails();
+  private readonly labels: JudgedLabels;
 
-  constructor(private readonly ev: Evaluation) {}
+  constructor(private readonly ev: Evaluation) {
+    this.labels = ev.index.labels;
+  }
 
   private item(row: number): IndexItem {
     return this.ev.index.item(row);
@@ -76,14 +81,21 @@ class Renderer {
 
   private caption(item: IndexItem, query: IndexItem | undefined, first: string): string {
     const m = item.metadata;
-    const labels = (['articleType', 'baseColour', 'gender', 'subCategory'] as const)
+    const labels = this.labels.columns
       .filter((l) => m[l])
       .map((l) => {
         const same = query && query !== item && m[l] === query.metadata[l];
         return `<span class="label${same ? ' same' : ''}" title="${e(l)}">${e(m[l])}</span>`;
       })
       .join('');
-    return `<figcaption><b>${first}</b><div class="name">${e(m.productDisplayName ?? '')}</div>${labels}</figcaption>`;
+    const name = titleOf(this.ev.index.schema, m) ?? '';
+    return `<figcaption><b>${first}</b><div class="name">${e(name)}</div>${labels}</figcaption>`;
+  }
+
+  /** The same kind as the query (the kind column's value). */
+  private sameKind(item: IndexItem, query: IndexItem): boolean {
+    const kind = this.labels.kind;
+    return kind !== null && !!item.metadata[kind] && item.metadata[kind] === query.metadata[kind];
   }
 
   private async resultFigures(results: Neighbour[], query: IndexItem, selfGroup?: number): Promise<string> {
@@ -91,9 +103,7 @@ class Renderer {
       results.map(async (n, i) => {
         const item = this.item(n.row);
         const self = selfGroup !== undefined && this.ev.index.groupOf[n.row] === selfGroup;
-        const match =
-          !self && item.metadata.articleType && item.metadata.articleType === query.metadata.articleType;
-        const cls = self ? 'self' : match ? 'match' : '';
+        const cls = self ? 'self' : this.sameKind(item, query) ? 'match' : '';
         const first = `${i + 1}. #${e(item.id)} · ${fmt(n.score)}${self ? ' · the product' : ''}`;
         return `<figure class="${cls}">${await this.img(this.imagePath(n.row), item.id)}${this.caption(item, query, first)}</figure>`;
       }),
@@ -103,11 +113,11 @@ class Renderer {
 
   async looCase(c: LooCase): Promise<string> {
     const query = this.item(c.row);
-    const note = LABELS.map((l) =>
-      c.precision[l] === undefined
-        ? ''
-        : `${e(l)} ${Math.round((c.precision[l] as number) * c.results.length)}/${c.results.length}`,
-    )
+    const note = this.labels.columns
+      .map((l) => {
+        const p = c.precision[l];
+        return p === undefined ? '' : `${e(l)} ${Math.round(p * c.results.length)}/${c.results.length}`;
+      })
       .filter(Boolean)
       .join('<br>');
     const also =
@@ -127,7 +137,9 @@ class Renderer {
     const product = this.item(c.row);
     const note =
       `product at rank ${c.rank}` +
-      (c.precision === undefined ? '' : `<br>articleType P@${K} of the other results: ${fmt(c.precision)}`);
+      (c.precision === undefined || this.labels.kind === null
+        ? ''
+        : `<br>${e(this.labels.kind)} P@${K} of the other results: ${fmt(c.precision)}`);
     return (
       `<div class="case"><div class="note">${note}</div>` +
       `<figure class="query">${await this.img(c.path, c.id)}${this.caption(product, undefined, `query photo #${e(c.id)}`)}</figure>` +
@@ -162,27 +174,30 @@ class Renderer {
     return `<table class="metrics"><tr><th>metric</th><th>value</th><th>queries</th></tr>${rows}</table>`;
   }
 
-  typesTable(): string {
-    const byType = new Map<string, { n: number; sum: number }>();
+  /** Leave-one-out precision of the kind column, per kind (nothing without a kind column). */
+  kindsTable(): string {
+    const kind = this.labels.kind;
+    if (kind === null) return '';
+    const byKind = new Map<string, { n: number; sum: number }>();
     for (const c of this.ev.leaveOneOut.cases) {
-      const type = this.item(c.row).metadata.articleType;
-      const p = c.precision.articleType;
-      if (!type || p === undefined) continue;
-      const t = byType.get(type) ?? { n: 0, sum: 0 };
+      const value = this.item(c.row).metadata[kind];
+      const p = c.precision[kind];
+      if (!value || p === undefined) continue;
+      const t = byKind.get(value) ?? { n: 0, sum: 0 };
       t.n += 1;
       t.sum += p;
-      byType.set(type, t);
+      byKind.set(value, t);
     }
-    const rows = [...byType]
+    const rows = [...byKind]
       .sort((a, b) => b[1].n - a[1].n || a[0].localeCompare(b[0]))
-      .map(([type, { n, sum }]) => {
+      .map(([value, { n, sum }]) => {
         const p = sum / n;
-        return `<tr><td>${e(type)}</td><td class="num">${n}</td><td class="num">${fmt(p)}</td><td><span class="bar" style="width:${Math.round(p * 150)}px"></span></td></tr>`;
+        return `<tr><td>${e(value)}</td><td class="num">${n}</td><td class="num">${fmt(p)}</td><td><span class="bar" style="width:${Math.round(p * 150)}px"></span></td></tr>`;
       })
       .join('');
     return (
-      `<details><summary>articleType P@${K} by articleType (${byType.size} types, most frequent first)</summary>` +
-      `<table class="types"><tr><th>articleType</th><th>products</th><th>P@${K}</th><th></th></tr>${rows}</table></details>`
+      `<details><summary>${e(kind)} P@${K} by ${e(kind)} (${byKind.size} values, most frequent first)</summary>` +
+      `<table class="types"><tr><th>${e(kind)}</th><th>products</th><th>P@${K}</th><th></th></tr>${rows}</table></details>`
     );
   }
 }
@@ -197,26 +212,34 @@ export async function renderReport(ev: Evaluation, options: ReportOptions = {}):
   const seed = options.seed ?? 1;
   const r = new Renderer(ev);
   const s = ev.summary;
-  const byArticleType = (a: LooCase, b: LooCase) =>
-    (b.precision.articleType ?? 0) - (a.precision.articleType ?? 0);
-  const looCases = ev.leaveOneOut.cases.filter((c) => c.precision.articleType !== undefined);
+  const { kind } = ev.index.labels;
+  // Products judged by the kind column (every product when there is none).
+  const looCases =
+    kind === null
+      ? ev.leaveOneOut.cases
+      : ev.leaveOneOut.cases.filter((c) => c.precision[kind] !== undefined);
   const sections = [
     section(
       'Leave-one-out: a random sample',
       'Each catalogue product as a query against the rest of the catalogue (its own photo and identical copies left out).',
       randomCases(looCases, n, seed).map((c) => r.looCase(c)),
     ),
-    section(
-      'Leave-one-out: best cases',
-      `Highest articleType precision@${K} (ties in random order).`,
-      rankedCases(looCases, n, seed, byArticleType).map((c) => r.looCase(c)),
-    ),
-    section(
-      'Leave-one-out: worst cases',
-      `Lowest articleType precision@${K} (ties in random order).`,
-      rankedCases(looCases, n, seed, (a, b) => byArticleType(b, a)).map((c) => r.looCase(c)),
-    ),
   ];
+  if (kind !== null) {
+    const byKind = (a: LooCase, b: LooCase) => (b.precision[kind] ?? 0) - (a.precision[kind] ?? 0);
+    sections.push(
+      section(
+        'Leave-one-out: best cases',
+        `Highest ${e(kind)} precision@${K} (ties in random order).`,
+        rankedCases(looCases, n, seed, byKind).map((c) => r.looCase(c)),
+      ),
+      section(
+        'Leave-one-out: worst cases',
+        `Lowest ${e(kind)} precision@${K} (ties in random order).`,
+        rankedCases(looCases, n, seed, (a, b) => byKind(b, a)).map((c) => r.looCase(c)),
+      ),
+    );
+  }
   const q = ev.queries;
   if (q) {
     const byRank = (a: QueryCase, b: QueryCase) => a.rank - b.rank;
@@ -257,6 +280,7 @@ export async function renderReport(ev: Evaluation, options: ReportOptions = {}):
     );
   }
   const body = (await Promise.all(sections)).join('\n');
+  const note = kindNote(ev.index.labels);
   const title = `Lookalike evaluation${options.title ? ` — ${options.title}` : ''}`;
   return `<!doctype html>
 <html lang="en">
@@ -271,20 +295,19 @@ export async function renderReport(ev: Evaluation, options: ReportOptions = {}):
 <p class="meta">Embedding: ${e(describeSpec(s.spec))} (${e(s.spec.dim)}-d, ${e(s.spec.normalisation)}, weights ${e(s.spec.weights.slice(0, 20))}…)</p>
 <p class="meta">Evaluated ${e(s.date)}; leave-one-out over ${s.leaveOneOut.products} products took ${s.leaveOneOut.seconds.toFixed(2)} s</p>
 <h2>Metrics</h2>
+${note ? `<p class="meta">${e(note)}</p>` : ''}
 ${r.metricsTable()}
-${r.typesTable()}
-<p class="legend"><span style="border-color:#1e6fd9">query</span><span style="border-color:#4caf50">same articleType as the query</span><span style="border-color:#e0a800">the product itself (query photos)</span>labels in <b style="color:#1b7d2a">green</b> match the query's</p>
+${r.kindsTable()}
+<p class="legend"><span style="border-color:#1e6fd9">query</span>${kind === null ? '' : `<span style="border-color:#4caf50">same ${e(kind)} as the query</span>`}<span style="border-color:#e0a800">the product itself (query photos)</span>labels in <b style="color:#1b7d2a">green</b> match the query's</p>
 ${body}
 </body>
 </html>
 `;
 }
 
-/** Renders the report and writes it (atomically) to `path`. */
+/** Renders the report and writes it (atomically and durably) to `path`. */
 export async function writeReport(path: string, ev: Evaluation, options: ReportOptions = {}): Promise<void> {
   const html = await renderReport(ev, options);
   await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp`;
-  await writeFile(tmp, html);
-  await rename(tmp, path);
+  await writeDurably(path, html);
 }

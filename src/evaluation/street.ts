@@ -1,7 +1,8 @@
 /**
  * Shoppers' own photos (a garment on a bed, a hanger, a floor) as queries: is the right kind of
- * product recommended? A street folder holds `images/`, `labels.csv` (image,label) and
- * `label-to-articletypes.json` (label → the catalogue values that count as that kind). For each
+ * product recommended? A street folder holds `images/`, `labels.csv` (image,label) and a label
+ * map, `label-to-kinds.json` or `label-to-articletypes.json` (label → the values of the catalogue's
+ * kind column that count as that kind; another column with `column`). For each
  * photo with a mapped label: the share of its 5 results of a right kind (P@5), and whether any is
  * (hit@5). The photos are split in two halves by file name: one to tune on, one to report.
  */
@@ -9,11 +10,14 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parse } from 'csv-parse/sync';
+import { z } from 'zod';
 import type { EmbedderOptions } from '../embeddings/embedder.js';
 import { isImageError } from '../images/errors.js';
+import { readJsonFile } from '../io/json-file.js';
 import { type StreetPart, streetPart } from '../similarity/split.js';
 import { type EvalIndex, type Neighbour, NO_GROUP } from './eval-index.js';
-import { K, Mean, type MeanMetric } from './metrics.js';
+import { K, Mean } from './metrics.js';
+import type { StreetMetrics } from './summary.js';
 
 export class StreetError extends Error {}
 
@@ -25,12 +29,6 @@ export interface StreetCase {
   results: Neighbour[];
   /** Results of a right kind. */
   hits: number;
-}
-
-export interface StreetMetrics {
-  photos: number;
-  precision: MeanMetric;
-  hitRate: MeanMetric;
 }
 
 export interface StreetEvaluation {
@@ -50,12 +48,16 @@ export interface StreetEvaluation {
 }
 
 export interface StreetOptions {
+  /** The metadata column the label map's values are compared with (default: the kind column). */
   column?: string;
   embedder?: Pick<EmbedderOptions, 'device' | 'batchSize' | 'threads'>;
   onProgress?: (done: number, total: number) => void;
 }
 
 const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.webp'];
+/** The label map's names, the generic one first. */
+const MAP_FILES = ['label-to-kinds.json', 'label-to-articletypes.json'];
+const labelMapZ = z.record(z.string(), z.array(z.string()));
 
 function metrics(cases: StreetCase[]): StreetMetrics {
   const p = new Mean();
@@ -74,18 +76,23 @@ export async function evaluateStreet(
 ): Promise<StreetEvaluation> {
   const started = performance.now();
   const dir = resolve(dirArg);
-  const column = options.column ?? 'articleType';
+  const column = options.column ?? index.labels.kind;
+  if (column === null) {
+    throw new StreetError(
+      "the catalogue's schema has no kind column (nor any facet) to judge street photos' results by",
+    );
+  }
   const labelsPath = join(dir, 'labels.csv');
-  const mapPath = join(dir, 'label-to-articletypes.json');
-  if (!existsSync(labelsPath) || !existsSync(mapPath)) {
-    throw new StreetError(`${dir} needs labels.csv (image,label) and label-to-articletypes.json`);
+  const mapPath = MAP_FILES.map((f) => join(dir, f)).find((p) => existsSync(p));
+  if (!existsSync(labelsPath) || !mapPath) {
+    throw new StreetError(`${dir} needs labels.csv (image,label) and ${MAP_FILES.join(' or ')}`);
   }
   const rows = parse(await readFile(labelsPath, 'utf8'), { columns: true, skip_empty_lines: true }) as Record<
     string,
     string
   >[];
-  const map = JSON.parse(await readFile(mapPath, 'utf8')) as Record<string, string[]>;
-  const mapped = rows.filter((r) => r.image && r.label && Array.isArray(map[r.label]));
+  const map = await readJsonFile(mapPath, labelMapZ);
+  const mapped = rows.filter((r) => r.image && r.label && map[r.label] !== undefined);
   const photos = mapped.flatMap((r) => {
     const base = join(dir, 'images', r.image as string);
     const path = [base, ...IMAGE_EXTENSIONS.map((e) => `${base}${e}`)].find((p) => existsSync(p));

@@ -1,10 +1,11 @@
 /**
- * A fixed evaluation subset of a catalogue: a seeded sample stratified by a label (articleType),
- * with proportional allocation. Every stratum with at least one photo keeps at least one, and the
+ * A fixed evaluation subset of a catalogue: a seeded sample stratified by a label (the schema's
+ * kind column), with proportional allocation. Every stratum with at least one photo keeps at least one, and the
  * rounding never falls short, so the sample holds at least the size asked for (all photos when the
  * catalogue is smaller). The same catalogue and seed always give the same ids.
  */
-import { listCatalogue, readMetadata } from '../index/catalogue.js';
+import { readCatalogue } from '../catalogue/catalogue.js';
+import { judgedLabels } from './metrics.js';
 import { compareIds, deriveSeed, seededRandom, shuffled } from './random.js';
 
 /** The stratum of products that have no value for the label. */
@@ -19,6 +20,11 @@ export interface Stratum {
 export interface StratifiedSample {
   ids: string[];
   strata: Stratum[];
+}
+
+export interface CatalogueSample extends StratifiedSample {
+  /** The metadata column stratified by; null: none (a plain seeded sample). */
+  label: string | null;
 }
 
 /** How many of each stratum to take: largest-remainder proportional allocation, at least one each. */
@@ -79,21 +85,22 @@ export interface CatalogueSubsetOptions {
   metadataPath: string;
   size: number;
   seed: number;
-  /** The metadata column to stratify by (default articleType). */
+  /** The metadata column to stratify by (default: the kind column of the catalogue's schema, else its first facet). */
   label?: string;
 }
 
-/** A stratified sample of the photos of a catalogue folder (products without a photo are never chosen). */
-export async function catalogueSubset(options: CatalogueSubsetOptions): Promise<StratifiedSample> {
-  const [files, metadata] = await Promise.all([
-    listCatalogue(options.imagesDir),
-    readMetadata(options.metadataPath),
-  ]);
-  if (files.length === 0) throw new Error(`no photos in ${options.imagesDir}`);
-  const label = options.label ?? 'articleType';
-  return stratifiedSample(
-    files.map((f) => ({ id: f.id, stratum: metadata.get(f.id)?.[label] })),
+/**
+ * A stratified sample of the products of a catalogue (read under its schema, as indexing reads it:
+ * products without a photo are never chosen). Without a column to stratify by, a plain seeded sample.
+ */
+export async function catalogueSubset(options: CatalogueSubsetOptions): Promise<CatalogueSample> {
+  const catalogue = await readCatalogue({ imagesDir: options.imagesDir, metadataPath: options.metadataPath });
+  if (catalogue.products.length === 0) throw new Error(`no photos in ${options.imagesDir}`);
+  const label = options.label ?? judgedLabels(catalogue.schema).kind;
+  const sample = stratifiedSample(
+    catalogue.products.map((p) => ({ id: p.id, stratum: label === null ? undefined : p.metadata[label] })),
     options.size,
     options.seed,
   );
+  return { ...sample, label };
 }

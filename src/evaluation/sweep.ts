@@ -5,17 +5,22 @@
  * kept (<work>/<config>/eval.json) and reused while its index and the query settings are unchanged.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { z } from 'zod';
 import { cacheDir } from '../config.js';
 import type { EmbedderOptions } from '../embeddings/embedder.js';
 import { POOLINGS, type Pooling, RESIZE_POLICIES, type ResizePolicy } from '../embeddings/spec.js';
-import { type BuildResult, buildIndex } from '../index/builder.js';
+import { openWriter } from '../index/location/open.js';
+import { type IndexingResult, runIndexing } from '../index/pipeline.js';
 import { readManifest } from '../index/store.js';
-import { DEFAULT_MAX_QUERIES, type EvalSummary, evaluate } from './evaluate.js';
+import { writeJsonDurably } from '../io/durable.js';
+import { FileFormatError, readJsonFile } from '../io/json-file.js';
+import { DEFAULT_MAX_QUERIES, evaluate } from './evaluate.js';
 import type { SweepRow } from './format.js';
 import { writeReport } from './report.js';
 import { catalogueSubset, type Stratum } from './subset.js';
+import { type EvalSummary, evalSummaryZ } from './summary.js';
 
 export interface SweepConfig {
   name: string;
@@ -56,11 +61,11 @@ export const defaultWorkDir = (subset: number, seed: number) =>
   join(cacheDir, 'eval', `subset-${subset}-seed-${seed}`);
 
 export interface SweepEvents {
-  subset?(info: { ids: number; strata: number; workDir: string }): void;
+  subset?(info: { ids: number; strata: number; label: string | null; workDir: string }): void;
   configStart?(i: number, total: number, config: SweepConfig): void;
   buildPlan?(plan: { total: number; toEmbed: number; reused: number; removed: number }): void;
   buildProgress?(done: number, total: number): void;
-  built?(result: BuildResult): void;
+  built?(result: IndexingResult): void;
   evalStage?(stage: string, detail?: string): void;
   evalProgress?(stage: string, done: number, total: number): void;
   configDone?(i: number, total: number, config: SweepConfig, summary: EvalSummary, reused: boolean): void;
@@ -102,18 +107,20 @@ export interface SweepResult {
     seed: number;
     imagesDir: string;
     metadataPath: string;
+    /** The metadata column stratified by (the kind column); null: none. */
+    stratifiedBy: string | null;
     strata: Stratum[];
   };
   queries?: { dir: string; max: number };
   configs: SweepConfigResult[];
-  /** By leave-one-out articleType P@5, ties broken by recall@1. */
+  /** By leave-one-out P@5 of the kind column, ties broken by recall@1. */
   best?: string;
 }
 
-/** The best configuration: highest leave-one-out articleType P@5, then highest recall@1. */
+/** The best configuration: highest leave-one-out P@5 of the kind column, then highest recall@1. */
 export function bestConfig(rows: readonly SweepRow[]): string | undefined {
   const key = (s: EvalSummary): [number, number] => [
-    s.leaveOneOut.precisionAll.articleType.value ?? -1,
+    (s.labels.kind === null ? undefined : s.leaveOneOut.precisionAll[s.labels.kind]?.value) ?? -1,
     s.queries?.recallAt1 ?? -1,
   ];
   let best: SweepRow | undefined;
@@ -128,23 +135,18 @@ export function bestConfig(rows: readonly SweepRow[]): string | undefined {
   return best?.config;
 }
 
-async function writeJson(path: string, value: unknown): Promise<void> {
-  await writeFile(`${path}.tmp`, `${JSON.stringify(value, null, 2)}\n`);
-  await rename(`${path}.tmp`, path);
-}
+const storedEvaluationZ = z.object({ key: z.string(), summary: evalSummaryZ });
+type StoredEvaluation = z.infer<typeof storedEvaluationZ>;
 
-interface StoredEvaluation {
-  key: string;
-  summary: EvalSummary;
-}
-
+/** A configuration's kept evaluation, while its key holds; undefined when absent, stale or unreadable. */
 async function storedEvaluation(path: string, key: string): Promise<EvalSummary | undefined> {
-  if (!existsSync(path)) return undefined;
   try {
-    const stored = JSON.parse(await readFile(path, 'utf8')) as StoredEvaluation;
-    return stored.key === key ? stored.summary : undefined;
-  } catch {
-    return undefined;
+    const stored = await readJsonFile(path, storedEvaluationZ, { optional: true });
+    return stored?.key === key ? stored.summary : undefined;
+  } catch (err) {
+    // Damaged, or kept by an older version in another shape: evaluated again.
+    if (err instanceof FileFormatError) return undefined;
+    throw err;
   }
 }
 
@@ -161,38 +163,44 @@ export async function runSweep(options: SweepOptions): Promise<SweepResult> {
 
   const sample = await catalogueSubset({ imagesDir, metadataPath, size: requested, seed });
   await mkdir(workDir, { recursive: true });
-  await writeJson(join(workDir, 'subset.json'), {
+  await writeJsonDurably(join(workDir, 'subset.json'), {
     requested,
     seed,
     imagesDir,
     metadataPath,
+    stratifiedBy: sample.label,
     ids: sample.ids,
   });
-  on.subset?.({ ids: sample.ids.length, strata: sample.strata.length, workDir });
+  on.subset?.({ ids: sample.ids.length, strata: sample.strata.length, label: sample.label, workDir });
   const ids = new Set(sample.ids);
 
   const result: SweepResult = {
     workDir,
     date: new Date().toISOString(),
-    subset: { requested, size: sample.ids.length, seed, imagesDir, metadataPath, strata: sample.strata },
+    subset: {
+      requested,
+      size: sample.ids.length,
+      seed,
+      imagesDir,
+      metadataPath,
+      stratifiedBy: sample.label,
+      strata: sample.strata,
+    },
     ...(queriesDir ? { queries: { dir: queriesDir, max: maxQueries } } : {}),
     configs: [],
   };
   for (const [i, config] of configs.entries()) {
     on.configStart?.(i + 1, configs.length, config);
     const indexDir = join(workDir, config.name);
-    const built = await buildIndex({
-      imagesDir,
-      outDir: indexDir,
-      metadataPath,
-      ids,
+    const built = await runIndexing({
+      sink: openWriter(indexDir, { seedFrom: options.seedFrom }),
+      source: { imagesDir, metadataPath, ids },
       embedder: {
         ...options.embedder,
         pooling: config.pooling,
         resize: config.resize,
         seedCompat: config.seedCompat,
       },
-      seedFrom: options.seedFrom,
       onPlan: on.buildPlan,
       onProgress: on.buildProgress,
     });
@@ -227,13 +235,13 @@ export async function runSweep(options: SweepOptions): Promise<SweepResult> {
         await ev.index.close();
       }
       summary = ev.summary;
-      await writeJson(evalPath, { key, summary } satisfies StoredEvaluation);
+      await writeJsonDurably(evalPath, { key, summary } satisfies StoredEvaluation);
     }
     result.configs.push({ config, indexDir, report, reused, summary });
     on.configDone?.(i + 1, configs.length, config, summary, reused);
-    await writeJson(join(workDir, 'results.json'), result);
+    await writeJsonDurably(join(workDir, 'results.json'), result);
   }
   result.best = bestConfig(result.configs.map((c) => ({ config: c.config.name, summary: c.summary })));
-  await writeJson(join(workDir, 'results.json'), result);
+  await writeJsonDurably(join(workDir, 'results.json'), result);
   return result;
 }

@@ -1,16 +1,11 @@
 /**
- * Photo → model input: decode any accepted image format to 224x224 sRGB pixels, then to the CHW float tensor
- * ResNet-50 (Keras "caffe" preprocessing) expects. Every failure is reported as an ImageError.
+ * Photo → pixels: decode any accepted image format to 224x224 sRGB pixels (the tensor is made from them in
+ * src/embeddings/input-tensor.ts). Every failure is reported as an ImageError.
  */
 import { readFile, stat } from 'node:fs/promises';
 import sharp, { type FailOnOptions, type Metadata, type OutputInfo } from 'sharp';
-import {
-  CAFFE_MEANS_BGR,
-  INPUT_SIZE,
-  type PreprocessOptions,
-  type ResizePolicy,
-} from '../embeddings/spec.js';
 import { ImageError, type ImageErrorCode } from './errors.js';
+import { INPUT_SIZE, type ResizePolicy } from './geometry.js';
 
 /** Larger images (width x height) are refused before decoding: 100 megapixels. */
 export const MAX_INPUT_PIXELS = 100_000_000;
@@ -18,10 +13,8 @@ export const MAX_INPUT_PIXELS = 100_000_000;
 /** Files bigger than this are refused without being read (a 100-megapixel 16-bit RGBA TIFF is 800 MB). */
 const MAX_FILE_BYTES = 1024 * 1024 * 1024;
 
-/** Pixels in one 224x224 plane, and bytes / floats in one image. */
-const PLANE = INPUT_SIZE * INPUT_SIZE;
-const RGB_BYTES = PLANE * 3;
-const TENSOR_FLOATS = PLANE * 3;
+/** Bytes in one decoded image. */
+const RGB_BYTES = INPUT_SIZE * INPUT_SIZE * 3;
 
 /**
  * When sharp aborts on damaged pixel data. Without it (failOn 'none') a truncated JPEG decodes "successfully"
@@ -127,55 +120,6 @@ export async function decodeToRgb(
     );
   }
   return data;
-}
-
-/**
- * Writes the CHW float tensor (3 x INPUT_SIZE x INPUT_SIZE) of interleaved R,G,B bytes, Keras "caffe" style:
- * channel 0 = B - 103.939, 1 = G - 116.779, 2 = R - 123.68. With `seedCompat` it reproduces the original
- * system's mistake instead: channel 0 = R - 103.939, 1 = G - 116.779, 2 = B - 123.68.
- *
- * @param out where to write (default: a new array); `offset` (in floats) selects a slot of a batch buffer.
- * @returns `out`.
- */
-export function rgbToTensor(
-  rgb: Uint8Array,
-  seedCompat: boolean,
-  out?: Float32Array,
-  offset = 0,
-): Float32Array {
-  if (rgb.length !== RGB_BYTES) {
-    throw new RangeError(
-      `rgbToTensor: expected ${RGB_BYTES} bytes (${INPUT_SIZE}x${INPUT_SIZE}x3), got ${rgb.length}`,
-    );
-  }
-  const dst = out ?? new Float32Array(TENSOR_FLOATS);
-  if (!Number.isInteger(offset) || offset < 0 || offset + TENSOR_FLOATS > dst.length) {
-    throw new RangeError(
-      `rgbToTensor: offset ${offset} + ${TENSOR_FLOATS} floats does not fit an output of ${dst.length} floats`,
-    );
-  }
-  const [m0, m1, m2] = CAFFE_MEANS_BGR;
-  // Source byte (within a pixel) for channels 0 and 2: B and R normally, R and B in seed-compat mode.
-  const s0 = seedCompat ? 0 : 2;
-  const s2 = seedCompat ? 2 : 0;
-  const o0 = offset;
-  const o1 = offset + PLANE;
-  const o2 = offset + 2 * PLANE;
-  for (let i = 0, j = 0; i < PLANE; i++, j += 3) {
-    dst[o0 + i] = (rgb[j + s0] as number) - m0;
-    dst[o1 + i] = (rgb[j + 1] as number) - m1;
-    dst[o2 + i] = (rgb[j + s2] as number) - m2;
-  }
-  return dst;
-}
-
-/** decodeToRgb + rgbToTensor: a photo to one model input (3 x 224 x 224 floats). Throws ImageError only. */
-export async function preprocess(
-  input: string | Buffer,
-  opts: PreprocessOptions,
-  label?: string,
-): Promise<Float32Array> {
-  return rgbToTensor(await decodeToRgb(input, opts.resize, label), opts.seedCompat);
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -2,14 +2,46 @@
  * Resumable indexing: while a run embeds, every few hundred photos it writes a checkpoint chunk
  * (content hashes + their vectors) into <index>/.work/. A run that is killed leaves its chunks;
  * the next run with the same embedding spec reads them back and embeds only what is missing.
- * Each chunk appears by an atomic rename, so a chunk is either whole or absent.
+ * Each chunk is written durably (src/io/durable.ts), so a chunk is either whole or absent.
  */
-import { existsSync } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type EmbeddingSpec, sameSpec } from '../embeddings/embedder.js';
+import { z } from 'zod';
+import { type EmbeddingSpec, sameSpec } from '../embeddings/spec.js';
+import { EmbeddingSpecSchema } from '../embeddings/spec-schema.js';
+import { writeDurably, writeJsonDurably } from '../io/durable.js';
+import { FileFormatError, parseJson, readJsonFile } from '../io/json-file.js';
 
 export const workDir = (indexDir: string) => join(indexDir, '.work');
+
+const CHUNK = /^chunk-\d+\.bin$/;
+const HashesSchema = z.array(z.string());
+
+/** The spec recorded in the work folder; undefined when absent or unreadable (the folder is then discarded). */
+async function readSpec(path: string): Promise<EmbeddingSpec | undefined> {
+  try {
+    return await readJsonFile(path, EmbeddingSpecSchema, { optional: true });
+  } catch (err) {
+    if (err instanceof FileFormatError) return undefined;
+    throw err;
+  }
+}
+
+/** A chunk's hashes and vectors, or undefined when it is not a chunk of this dimension. */
+function readChunk(path: string, buf: Buffer, dim: number): { hashes: string[]; body: Buffer } | undefined {
+  if (buf.length < 4) return undefined;
+  const headerLength = buf.readUInt32LE(0);
+  if (4 + headerLength > buf.length) return undefined;
+  let hashes: string[];
+  try {
+    hashes = parseJson(path, buf.subarray(4, 4 + headerLength).toString('utf8'), HashesSchema);
+  } catch (err) {
+    if (err instanceof FileFormatError) return undefined;
+    throw err;
+  }
+  const body = buf.subarray(4 + headerLength);
+  return body.length === hashes.length * dim * 4 ? { hashes, body } : undefined;
+}
 
 export class Checkpoint {
   private constructor(
@@ -21,28 +53,27 @@ export class Checkpoint {
   static async open(indexDir: string, spec: EmbeddingSpec): Promise<Checkpoint> {
     const dir = workDir(indexDir);
     const specPath = join(dir, 'spec.json');
-    if (existsSync(specPath)) {
-      const previous = JSON.parse(await readFile(specPath, 'utf8')) as EmbeddingSpec;
-      if (!sameSpec(previous, spec)) await rm(dir, { recursive: true, force: true });
+    let previous = await readSpec(specPath);
+    if (previous && !sameSpec(previous, spec)) previous = undefined;
+    if (!previous) {
+      await rm(dir, { recursive: true, force: true });
+      await mkdir(dir, { recursive: true });
+      await writeJsonDurably(specPath, spec);
     }
-    await mkdir(dir, { recursive: true });
-    if (!existsSync(specPath)) await writeFile(specPath, JSON.stringify(spec));
-    const chunks = (await readdir(dir)).filter((f) => /^chunk-\d+\.bin$/.test(f));
+    const chunks = (await readdir(dir)).filter((f) => CHUNK.test(f));
     return new Checkpoint(dir, chunks.length + 1);
   }
 
   /** Vectors saved by earlier, interrupted runs, by content hash. */
   async load(dim: number): Promise<Map<string, Float32Array>> {
     const out = new Map<string, Float32Array>();
-    for (const name of (await readdir(this.dir)).filter((f) => /^chunk-\d+\.bin$/.test(f)).sort()) {
-      const buf = await readFile(join(this.dir, name));
-      const headerLength = buf.readUInt32LE(0);
-      const hashes = JSON.parse(buf.subarray(4, 4 + headerLength).toString('utf8')) as string[];
-      const body = buf.subarray(4 + headerLength);
-      if (body.length !== hashes.length * dim * 4) continue; // not ours, or another dimension
-      const all = new Float32Array(hashes.length * dim);
-      new Uint8Array(all.buffer).set(body);
-      hashes.forEach((h, i) => {
+    for (const name of (await readdir(this.dir)).filter((f) => CHUNK.test(f)).sort()) {
+      const path = join(this.dir, name);
+      const chunk = readChunk(path, await readFile(path), dim);
+      if (!chunk) continue; // not ours, or another dimension
+      const all = new Float32Array(chunk.hashes.length * dim);
+      new Uint8Array(all.buffer).set(chunk.body);
+      chunk.hashes.forEach((h, i) => {
         out.set(h, all.subarray(i * dim, (i + 1) * dim));
       });
     }
@@ -58,15 +89,7 @@ export class Checkpoint {
     const body = Buffer.concat(entries.map(([, v]) => Buffer.from(v.buffer, v.byteOffset, v.byteLength)));
     const path = join(this.dir, `chunk-${String(this.next).padStart(6, '0')}.bin`);
     this.next += 1;
-    const tmp = `${path}.tmp`;
-    const handle = await open(tmp, 'w');
-    try {
-      await handle.writeFile(Buffer.concat([length, header, body]));
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(tmp, path);
+    await writeDurably(path, Buffer.concat([length, header, body]));
   }
 
   /** Called once the index that holds these vectors is committed. */

@@ -20,14 +20,17 @@
  * vectors; pass the f32 vectors to openHnsw to re-score the candidates exactly.
  */
 import { existsSync } from 'node:fs';
-import { readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
+import { readdir, rm, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { z } from 'zod';
+import { writeDurablyWith, writeJsonDurably } from '../io/durable.js';
+import { FileFormatError, readJsonFile } from '../io/json-file.js';
 import { lockFolder } from './lock.js';
 import type { Hit } from './search.js';
 import { type IndexData, IndexError, loadIndex, readManifest } from './store.js';
+import { type GraphVectors, UsearchGraph, usearchHardware } from './usearch.js';
 
 export type HnswDtype = 'f16' | 'i8';
 export const HNSW_DTYPES: readonly HnswDtype[] = ['f16', 'i8'];
@@ -53,31 +56,42 @@ export const HNSW_DEFAULTS: HnswParams = {
   expansionSearch: 128,
 };
 
-/** A graph on disk, as recorded in hnsw.json. */
-export interface HnswGraphInfo extends HnswParams {
-  /** The index generation whose vectors the graph holds. */
-  generation: number;
-  count: number;
-  dim: number;
-  metric: 'cos';
-  /** The similarity whose vectors the graph holds (absent: original). */
-  similarity?: string;
-  /** File name in the index folder. */
-  file: string;
-  bytes: number;
-  buildSeconds: number;
-  createdAt: string;
-}
-
-export interface HnswSidecar {
-  format: typeof HNSW_FORMAT;
-  version: number;
-  graphs: HnswGraphInfo[];
-}
-
 export const HNSW_FORMAT = 'lookalike-hnsw';
 export const HNSW_VERSION = 1;
+
+/** A graph on disk, as recorded in hnsw.json. */
+const HnswGraphInfoSchema = z.object({
+  dtype: z.enum(['f16', 'i8']),
+  connectivity: z.number().int().positive(),
+  expansionAdd: z.number().int().positive(),
+  expansionSearch: z.number().int().positive(),
+  /** The index generation whose vectors the graph holds. */
+  generation: z.number().int().nonnegative(),
+  count: z.number().int().nonnegative(),
+  dim: z.number().int().positive(),
+  metric: z.literal('cos'),
+  /** The similarity whose vectors the graph holds (absent: original). */
+  similarity: z.string().optional(),
+  /** File name in the index folder. */
+  file: z.string().regex(/^hnsw-\d+-\w+\.usearch$/),
+  bytes: z.number().int().nonnegative(),
+  buildSeconds: z.number(),
+  createdAt: z.string(),
+});
+export type HnswGraphInfo = z.infer<typeof HnswGraphInfoSchema>;
+
+/** hnsw.json. Its format and version are checked first, so that another version gets its own message. */
+const HnswSidecarSchema = z.object({
+  format: z.literal(HNSW_FORMAT),
+  version: z.literal(HNSW_VERSION),
+  graphs: z.array(HnswGraphInfoSchema),
+});
+const SidecarHeaderSchema = z.object({ format: z.unknown(), version: z.unknown() }).partial();
+export type HnswSidecar = z.infer<typeof HnswSidecarSchema>;
+
 export const hnswSidecarPath = (dir: string) => join(dir, 'hnsw.json');
+/** Graph files, and the temporary files of graphs and of hnsw.json. */
+const LEFTOVER = /^(hnsw-\d+-\w+\.usearch(\.partial|\.[0-9a-f]{8}\.tmp)?|hnsw\.json\.[0-9a-f]{8}\.tmp)$/;
 const graphFile = (generation: number, dtype: HnswDtype) =>
   `hnsw-${String(generation).padStart(6, '0')}-${dtype}.usearch`;
 
@@ -86,44 +100,8 @@ export class HnswStaleError extends IndexError {}
 /** No graph of the wanted kind in the index folder. */
 export class HnswMissingError extends IndexError {}
 
-// usearch's native binding (the CompiledIndex class that its JavaScript Index wraps).
-type NativeVectors = Float32Array | Int8Array;
-interface CompiledIndex {
-  add(keys: BigUint64Array, vectors: NativeVectors, threads: number): void;
-  search(queries: NativeVectors, k: number, threads: number): [BigUint64Array, Float32Array, BigUint64Array];
-  save(path: string): void;
-  load(path: string): void;
-  view(path: string): void;
-  size(): number;
-  dimensions(): number;
-}
-interface NativeUsearch {
-  CompiledIndex: new (
-    dimensions: number,
-    metric: string,
-    quantization: string,
-    connectivity: number,
-    expansionAdd: number,
-    expansionSearch: number,
-    multi: boolean,
-  ) => CompiledIndex;
-  hardwareAccelerationAvailable(): string;
-}
-
-let native: NativeUsearch | undefined;
-function usearchNative(): NativeUsearch {
-  if (!native) {
-    const require = createRequire(import.meta.url);
-    const main = require.resolve('usearch'); // <root>/javascript/dist/cjs/usearch.js
-    const root = resolve(dirname(main), '..', '..', '..');
-    const load = createRequire(main)('node-gyp-build') as (dir: string) => NativeUsearch;
-    native = load(root);
-  }
-  return native;
-}
-
 /** The SIMD targets that usearch can use on this machine (e.g. "serial, haswell, skylake, icelake"). */
-export const hnswHardware = (): string => usearchNative().hardwareAccelerationAvailable();
+export const hnswHardware = usearchHardware;
 
 /** Scales a vector so that its largest component is +-127 and rounds it (cosine ignores the scale). */
 function quantiseI8(src: Float32Array, offset: number, dim: number, out: Int8Array, outOffset: number): void {
@@ -174,14 +152,14 @@ export interface HnswOpenOptions {
 
 export class HnswSearch {
   private constructor(
-    private readonly graph: CompiledIndex,
+    private readonly graph: UsearchGraph,
     readonly dim: number,
     readonly params: HnswParams,
     private readonly exact?: { vectors: Float32Array; oversample: number },
   ) {}
 
   get count(): number {
-    return this.graph.size();
+    return this.graph.size;
   }
 
   /** Builds a graph in memory over count x dim unit vectors; rows are the keys. */
@@ -219,11 +197,10 @@ export class HnswSearch {
     const graph = newGraph(dim, p);
     if (options.view) graph.view(path);
     else graph.load(path);
-    if (graph.dimensions() !== dim)
-      throw new IndexError(`${path}: ${graph.dimensions()} dimensions, not ${dim}`);
+    if (graph.dim !== dim) throw new IndexError(`${path}: ${graph.dim} dimensions, not ${dim}`);
     const exact = options.vectors
       ? {
-          vectors: ownBuffer(options.vectors),
+          vectors: options.vectors,
           oversample: Math.max(1, options.oversample ?? (p.dtype === 'i8' ? 2 : 1)),
         }
       : undefined;
@@ -239,14 +216,9 @@ export class HnswSearch {
     const size = this.count;
     if (size === 0 || k <= 0) return [];
     const wanted = Math.min(size, this.exact ? k * this.exact.oversample : k);
-    const [keys, distances, counts] = this.graph.search(
-      encode(query, 0, 1, this.dim, this.params.dtype),
-      wanted,
-      1,
-    );
-    const found = Number(counts[0]);
+    const { keys, distances } = this.graph.search(encode(query, 0, 1, this.dim, this.params.dtype), wanted);
     const hits: Hit[] = [];
-    for (let i = 0; i < found; i++) {
+    for (let i = 0; i < keys.length; i++) {
       const row = Number(keys[i]);
       hits.push({ row, score: this.exact ? this.dot(query, row) : 1 - (distances[i] as number) });
     }
@@ -277,39 +249,46 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
-function newGraph(dim: number, p: HnswParams): CompiledIndex {
-  const { CompiledIndex } = usearchNative();
-  return new CompiledIndex(dim, 'cos', p.dtype, p.connectivity, p.expansionAdd, p.expansionSearch, false);
+function newGraph(dim: number, p: HnswParams): UsearchGraph {
+  return new UsearchGraph(dim, {
+    metric: 'cos',
+    quantization: p.dtype,
+    connectivity: p.connectivity,
+    expansionAdd: p.expansionAdd,
+    expansionSearch: p.expansionSearch,
+  });
 }
 
-/** Rows [start, end) as the binding wants them, in arrays that own their buffer. */
+/** Rows [start, end) as the graph takes them: f32 (usearch stores f16) or quantised i8. */
 function encode(
   vectors: Float32Array,
   start: number,
   end: number,
   dim: number,
   dtype: HnswDtype,
-): NativeVectors {
-  if (dtype === 'f16') return vectors.slice(start * dim, end * dim);
+): GraphVectors {
+  if (dtype === 'f16') return vectors.subarray(start * dim, end * dim);
   const out = new Int8Array((end - start) * dim);
   for (let r = start; r < end; r++) quantiseI8(vectors, r * dim, dim, out, (r - start) * dim);
   return out;
 }
 
-const ownBuffer = (v: Float32Array) =>
-  v.byteOffset === 0 && v.byteLength === v.buffer.byteLength ? v : v.slice();
-
+/** hnsw.json of an index folder; undefined when there is none. */
 export async function readHnswSidecar(dir: string): Promise<HnswSidecar | undefined> {
   const path = hnswSidecarPath(dir);
-  if (!existsSync(path)) return undefined;
-  const sidecar = JSON.parse(await readFile(path, 'utf8')) as HnswSidecar;
-  if (sidecar.format !== HNSW_FORMAT) throw new IndexError(`${path} is not a lookalike HNSW record`);
-  if (sidecar.version !== HNSW_VERSION) {
+  const damaged = (err: unknown) => {
+    if (!(err instanceof FileFormatError)) throw err;
+    throw new HnswStaleError(`${err.message}; rebuild it: lookalike hnsw build --index ${dir}`);
+  };
+  const header = await readJsonFile(path, SidecarHeaderSchema, { optional: true }).catch(damaged);
+  if (!header) return undefined;
+  if (header.format !== HNSW_FORMAT) throw new IndexError(`${path} is not a lookalike HNSW record`);
+  if (header.version !== HNSW_VERSION) {
     throw new HnswStaleError(
-      `${dir}: HNSW record version ${sidecar.version} is not supported (expected ${HNSW_VERSION}); rebuild it`,
+      `${dir}: HNSW record version ${String(header.version)} is not supported (expected ${HNSW_VERSION}); rebuild it`,
     );
   }
-  return sidecar;
+  return readJsonFile(path, HnswSidecarSchema).catch(damaged);
 }
 
 /**
@@ -335,9 +314,7 @@ export async function buildHnsw(
     if (vectors.length !== count * dim) throw new IndexError('the search vectors do not match the index');
     const graph = await HnswSearch.build(vectors, dim, params, { threads, onProgress });
     const file = graphFile(generation, params.dtype);
-    const partial = join(indexDir, `${file}.partial`);
-    graph.save(partial);
-    await rename(partial, join(indexDir, file));
+    await writeDurablyWith(join(indexDir, file), (tmp) => graph.save(tmp));
     const info: HnswGraphInfo = {
       ...params,
       generation,
@@ -354,13 +331,12 @@ export async function buildHnsw(
     const previous = (await readHnswSidecar(indexDir).catch(() => undefined))?.graphs ?? [];
     const graphs = [...previous.filter((g) => g.dtype !== params.dtype && g.generation === generation), info];
     const sidecar: HnswSidecar = { format: HNSW_FORMAT, version: HNSW_VERSION, graphs };
-    const path = hnswSidecarPath(indexDir);
-    await writeFile(`${path}.partial`, `${JSON.stringify(sidecar, null, 2)}\n`);
-    await rename(`${path}.partial`, path);
-    // Graph files that the record no longer lists (other generations, interrupted builds).
+    await writeJsonDurably(hnswSidecarPath(indexDir), sidecar);
+    // Graph files that the record no longer lists (other generations), and leftovers of interrupted
+    // builds (temporary files; `.partial` from earlier versions).
     const keep = new Set(graphs.map((g) => g.file));
     for (const name of await readdir(indexDir)) {
-      if (/^hnsw-\d+-\w+\.usearch(\.partial)?$/.test(name) && !keep.has(name)) {
+      if (LEFTOVER.test(name) && !keep.has(name)) {
         await rm(join(indexDir, name), { force: true });
       }
     }

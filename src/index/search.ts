@@ -3,7 +3,7 @@
  * cosine similarity). usearch's SIMD brute force where it loads; a plain TypeScript scan
  * otherwise, with the same results.
  */
-import { createRequire } from 'node:module';
+import { UsearchExact, usearchExactAvailable } from './usearch.js';
 
 export interface Hit {
   row: number;
@@ -11,38 +11,24 @@ export interface Hit {
   score: number;
 }
 
-type UsearchModule = typeof import('usearch');
-
-function loadUsearch(): UsearchModule | undefined {
-  if (process.env.LOOKALIKE_SEARCH === 'typescript') return undefined;
-  try {
-    return createRequire(import.meta.url)('usearch') as UsearchModule;
-  } catch {
-    return undefined;
-  }
-}
-
-const usearch = loadUsearch();
-
 export type SearchBackend = 'usearch' | 'typescript';
 
 export class ExactSearch {
   readonly count: number;
   readonly backend: SearchBackend;
+  private readonly data: Float32Array;
+  private readonly usearch?: UsearchExact;
 
-  /**
-   * @param vectors count x dim unit vectors, in a buffer of their own (usearch misreads
-   *   subarray views, so one is copied here).
-   */
+  /** @param vectors count x dim unit vectors. */
   constructor(
-    private data: Float32Array,
+    vectors: Float32Array,
     readonly dim: number,
     backend?: SearchBackend,
   ) {
-    this.count = data.length / dim;
-    this.backend = backend ?? (usearch ? 'usearch' : 'typescript');
-    if (this.backend === 'usearch' && !usearch) throw new Error('usearch is not available');
-    if (data.byteOffset !== 0 || data.byteLength !== data.buffer.byteLength) this.data = data.slice();
+    this.count = vectors.length / dim;
+    this.backend = backend ?? (usearchExactAvailable ? 'usearch' : 'typescript');
+    this.usearch = this.backend === 'usearch' ? new UsearchExact(vectors, dim) : undefined;
+    this.data = this.usearch?.vectors ?? vectors;
   }
 
   /** The k nearest rows to the query, best first; `rows` restricts the search to those rows. */
@@ -50,12 +36,8 @@ export class ExactSearch {
     if (this.count === 0 || k <= 0) return [];
     if (rows) return this.scanRows(query, Math.min(k, rows.length), rows);
     const n = Math.min(k, this.count);
-    if (this.backend === 'usearch' && usearch) {
-      const q = query.slice(); // never a view
-      const matches = usearch.exactSearch(this.data, q, this.dim, n, usearch.MetricKind.L2sq) as {
-        keys: BigUint64Array;
-        distances: Float32Array;
-      };
+    if (this.usearch) {
+      const matches = this.usearch.search(query, n);
       const hits: Hit[] = [];
       for (let i = 0; i < matches.keys.length; i++) {
         hits.push({ row: Number(matches.keys[i]), score: 1 - (matches.distances[i] as number) / 2 });

@@ -6,41 +6,33 @@
  *   <dir>/items-<gen>.json      [{id, file, hash, bytes, mtimeMs, metadata}], row order
  *   <dir>/skipped.json          photos the last run could not read, with the reason
  *
+ * The manifest records the embedding spec and the catalogue's schema (src/catalogue/schema.ts).
+ *
  * A commit writes a new generation's data files completely (and fsyncs them), then replaces
  * manifest.json by an atomic rename, then removes the previous generation. A kill at any moment
  * leaves the manifest pointing at a complete generation.
  */
-import { existsSync } from 'node:fs';
-import { open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { open, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import pLimit from 'p-limit';
-import type { EmbeddingSpec } from '../embeddings/embedder.js';
-import type { Metadata } from './catalogue.js';
+import { z } from 'zod';
+import { catalogueSchemaZ } from '../catalogue/schema.js';
+import { EmbeddingSpecSchema } from '../embeddings/spec-schema.js';
+import { syncDir, TEMP_SUFFIX, writeDurably } from '../io/durable.js';
+import { FileFormatError, parseJson, readJsonFile } from '../io/json-file.js';
+import type { IndexItem } from './port.js';
+
+export type { IndexItem } from './port.js';
 
 export const INDEX_FORMAT = 'lookalike-index';
 export const INDEX_VERSION = 1;
-
-export interface IndexItem {
-  id: string;
-  /** Photo path relative to the manifest's imagesDir. */
-  file: string;
-  /** SHA-256 of the photo's bytes. */
-  hash: string;
-  bytes: number;
-  mtimeMs: number;
-  metadata: Metadata;
-}
 
 /**
  * What a layer built on top of the vectors (the similarity) records in the manifest. The index
  * itself only keeps the files it names alive and passes it through; see src/similarity.
  */
-export interface DerivedSpec {
-  kind: string;
-  /** Data files of this layer that belong to the generation. */
-  files?: string[];
-  [key: string]: unknown;
-}
+const derivedSpecZ = z.looseObject({ kind: z.string(), files: z.array(z.string()).optional() });
+export type DerivedSpec = z.infer<typeof derivedSpecZ>;
 
 /** A data file written with a generation, before its manifest. */
 export interface ExtraFile {
@@ -48,25 +40,39 @@ export interface ExtraFile {
   data: Uint8Array;
 }
 
-export interface IndexManifest {
-  format: typeof INDEX_FORMAT;
-  version: number;
-  spec: EmbeddingSpec;
-  dim: number;
-  count: number;
-  generation: number;
-  vectorsFile: string;
-  itemsFile: string;
+const manifestZ = z.object({
+  format: z.literal(INDEX_FORMAT),
+  version: z.number().int(),
+  spec: EmbeddingSpecSchema,
+  dim: z.number().int().positive(),
+  count: z.number().int().nonnegative(),
+  generation: z.number().int().positive(),
+  vectorsFile: z.string().regex(/^vectors-\d+\.f32$/),
+  itemsFile: z.string().regex(/^items-\d+\.json$/),
   /** Absolute path of the catalogue's photos. */
-  imagesDir: string;
-  metadataPath?: string;
-  createdAt: string;
-  updatedAt: string;
+  imagesDir: z.string(),
+  metadataPath: z.string().optional(),
+  /** The catalogue's schema (absent in indexes made before schemas: detected from the items). */
+  schema: catalogueSchemaZ.optional(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
   /** How many photos the last run skipped (see skipped.json). */
-  skipped: number;
+  skipped: z.number().int().nonnegative(),
   /** The similarity the vectors are searched with (absent in indexes made before similarities). */
-  similarity?: DerivedSpec;
-}
+  similarity: derivedSpecZ.optional(),
+});
+export type IndexManifest = z.infer<typeof manifestZ>;
+
+const itemsZ = z.array(
+  z.object({
+    id: z.string(),
+    file: z.string(),
+    hash: z.string(),
+    bytes: z.number(),
+    mtimeMs: z.number(),
+    metadata: z.record(z.string(), z.string()),
+  }),
+);
 
 export interface IndexData {
   manifest: IndexManifest;
@@ -81,15 +87,28 @@ export const manifestPath = (dir: string) => join(dir, 'manifest.json');
 
 export async function readManifest(dir: string): Promise<IndexManifest | undefined> {
   const path = manifestPath(dir);
-  if (!existsSync(path)) return undefined;
-  const manifest = JSON.parse(await readFile(path, 'utf8')) as IndexManifest;
-  if (manifest.format !== INDEX_FORMAT) throw new IndexError(`${path} is not a lookalike index manifest`);
-  if (manifest.version !== INDEX_VERSION) {
+  const raw = await readJsonFile(path, z.looseObject({ format: z.unknown(), version: z.unknown() }), {
+    optional: true,
+  }).catch(asIndexError);
+  if (!raw) return undefined;
+  if (raw.format !== INDEX_FORMAT) throw new IndexError(`${path} is not a lookalike index manifest`);
+  if (raw.version !== INDEX_VERSION) {
     throw new IndexError(
-      `${dir}: index format version ${manifest.version} is not supported (expected ${INDEX_VERSION}); rebuild it`,
+      `${dir}: index format version ${raw.version} is not supported (expected ${INDEX_VERSION}); rebuild it`,
     );
   }
-  return manifest;
+  try {
+    return parseJson(path, JSON.stringify(raw), manifestZ);
+  } catch (err) {
+    return asIndexError(err);
+  }
+}
+
+/** A damaged file of the index is an IndexError naming it (the CLI says to rebuild). */
+function asIndexError(err: unknown): never {
+  if (err instanceof FileFormatError)
+    throw new IndexError(`${err.message} (rebuild the index with --rebuild)`);
+  throw err;
 }
 
 export async function loadIndex(dir: string): Promise<IndexData> {
@@ -100,7 +119,7 @@ export async function loadIndex(dir: string): Promise<IndexData> {
   // The vectors stream straight into their own buffer on libuv's threads while the items parse here.
   const [vectors, items] = await Promise.all([
     readVectors(join(dir, manifest.vectorsFile), manifest.count * manifest.dim),
-    readFile(join(dir, manifest.itemsFile), 'utf8').then((text) => JSON.parse(text) as IndexItem[]),
+    readJsonFile(join(dir, manifest.itemsFile), itemsZ).catch(asIndexError),
   ]);
   if (!vectors || items.length !== manifest.count) {
     throw new IndexError(
@@ -139,28 +158,6 @@ async function readVectors(path: string, floats: number): Promise<Float32Array |
   }
 }
 
-/** Writes a file whole or not at all: a temporary sibling, fsynced, then renamed into place. */
-export async function writeDurably(path: string, data: string | Uint8Array): Promise<void> {
-  const tmp = `${path}.tmp`;
-  const handle = await open(tmp, 'w');
-  try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(tmp, path);
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
 /** Writes a new generation and switches the manifest to it atomically; then removes stale files. */
 export async function commitIndex(
   dir: string,
@@ -182,21 +179,24 @@ export async function commitIndex(
     itemsFile: `items-${tag}.json`,
   };
   if (vectors.length !== items.length * next.dim) throw new Error('vectors and items differ in count');
+  const quiet = { syncFolder: false };
   await writeDurably(
     join(dir, next.vectorsFile),
     new Uint8Array(vectors.buffer, vectors.byteOffset, vectors.byteLength),
+    quiet,
   );
-  await writeDurably(join(dir, next.itemsFile), JSON.stringify(items));
-  for (const extra of extraFiles) await writeDurably(join(dir, extra.name), extra.data);
-  await writeDurably(manifestPath(dir), `${JSON.stringify(next, null, 2)}\n`);
+  await writeDurably(join(dir, next.itemsFile), JSON.stringify(items), quiet);
+  for (const extra of extraFiles) await writeDurably(join(dir, extra.name), extra.data, quiet);
+  // The data files' entries are durable before the manifest names them.
   await syncDir(dir);
+  await writeDurably(manifestPath(dir), `${JSON.stringify(next, null, 2)}\n`);
   await removeStale(dir, next);
   return next;
 }
 
 /** The data files an index writes: of the vectors, and of the similarity layer on top of them. */
 const DATA_FILE =
-  /^(vectors-\d+\.f32|items-\d+\.json|colours-[0-9a-f]{16}\.f32|similarity-[0-9a-f]{16}\.json|projection-[0-9a-f]{16}\.f32)(\.tmp)?$/;
+  /^(vectors-\d+\.f32|items-\d+\.json|colours-[0-9a-f]{16}\.f32|similarity-[0-9a-f]{16}\.json|projection-[0-9a-f]{16}\.f32|manifest\.json|skipped\.json)$/;
 
 /** Removes data files of other generations and leftovers of interrupted writes. */
 export async function removeStale(dir: string, manifest: IndexManifest | undefined): Promise<void> {
@@ -209,7 +209,7 @@ export async function removeStale(dir: string, manifest: IndexManifest | undefin
   ]);
   for (const name of await readdir(dir)) {
     if (keep.has(name)) continue;
-    if (DATA_FILE.test(name) || /\.tmp$/.test(name)) {
+    if (DATA_FILE.test(name) || (TEMP_SUFFIX.test(name) && DATA_FILE.test(name.replace(TEMP_SUFFIX, '')))) {
       await rm(join(dir, name), { force: true });
     }
   }

@@ -6,46 +6,34 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pLimit from 'p-limit';
 import sharp from 'sharp';
-import {
-  EMBEDDING_DIM,
-  Embedder,
-  type EmbedderOptions,
-  type EmbeddingSpec,
-  type ImageInput,
-  optionsForSpec,
-} from '../embeddings/embedder.js';
+import { hashBytes } from '../catalogue/listing.js';
+import { type CatalogueSchema, titleOf } from '../catalogue/schema.js';
+import { Embedder, type EmbedderOptions, type ImageInput, optionsForSpec } from '../embeddings/embedder.js';
 import type { Device } from '../embeddings/runtime.js';
+import type { EmbeddingSpec } from '../embeddings/spec.js';
 import { colourOf, smallRgb } from '../images/colour.js';
 import { type ImageError, isImageError } from '../images/errors.js';
 import { findForeground } from '../images/foreground.js';
 import { hasPrep, prepareQuery } from '../images/query-prep.js';
-import { hashBytes } from '../index/catalogue.js';
-import { type HnswSearch, openHnsw } from '../index/hnsw.js';
-import { isPostgresUrl, redact } from '../index/postgres/connection.js';
-import { PgSearch } from '../index/postgres/pg-search.js';
-import { ExactSearch, type Hit, type SearchBackend } from '../index/search.js';
-import { type IndexItem, loadIndex } from '../index/store.js';
+import { FilterIndex, type Filters, hasFilters } from '../index/filters.js';
+import { openStore } from '../index/location/open.js';
+import type { IndexItem, OpenStoreOptions, StoreInfo, VectorStore } from '../index/port.js';
 import { type Prediction, Similarity } from '../similarity/composer.js';
 import type { FusionWeights, SimilarityKind } from '../similarity/model.js';
 import { openSimilarity, type SimilarityTuning } from '../similarity/open.js';
-import { FilterIndex, type Filters, hasFilters } from './filters.js';
 
 export interface Recommendation {
   id: string;
   /** Cosine similarity to the query, 1 = identical. */
   score: number;
+  /** The product's title (the schema's title column). */
   name?: string;
-  gender?: string;
-  masterCategory?: string;
-  subCategory?: string;
-  articleType?: string;
-  baseColour?: string;
-  /** All metadata columns of the product. */
+  /** All metadata columns of the product (the schema says which are facets). */
   metadata: Record<string, string>;
   imagePath: string;
   /** Other product ids listed with the very same photo. */
   alsoListedAs: string[];
-  /** Why it matched, where the learned similarity knows: "same colour", "same articleType: Tshirts". */
+  /** Why it matched, where the learned similarity knows: "same colour", "same <kind column>: <value>". */
   reasons: string[];
 }
 
@@ -82,14 +70,8 @@ interface PreparedQuery {
 /** Colour similarity (Bhattacharyya coefficient of the colour descriptors) from which colours are "the same". */
 const SAME_COLOUR = 0.8;
 
-export interface RecommenderOptions {
+export interface RecommenderOptions extends Omit<OpenStoreOptions, 'searchSpace'> {
   device?: Device;
-  /** `exact` (default for an index folder) or `hnsw` (default for PostgreSQL; an index folder needs its graph: `lookalike hnsw build`). */
-  search?: SearchMode;
-  /** Which exact search implementation (index folders). */
-  exactBackend?: SearchBackend;
-  /** HNSW search expansion (ef); more is slower and closer to exact. */
-  efSearch?: number;
   /** Load the model now rather than on the first photo query. */
   eager?: boolean;
   /**
@@ -101,201 +83,65 @@ export interface RecommenderOptions {
   tuning?: SimilarityTuning;
 }
 
-export const SEARCH_MODES = ['exact', 'hnsw'] as const;
-export type SearchMode = (typeof SEARCH_MODES)[number];
+export { SEARCH_MODES, type SearchMode } from '../index/port.js';
 
-/** What a recommender serves: the embedding spec and where the photos are. */
-export interface CatalogueInfo {
+/** What a recommender serves: the store, the embedding spec and the similarity. */
+export interface CatalogueInfo extends StoreInfo {
   spec: EmbeddingSpec;
+  /** Dimension of the vectors searched. */
   dim: number;
-  count: number;
-  imagesDir: string;
-  /** An index folder, or a postgres:// URL (password hidden). */
-  location: string;
-  store: 'files' | 'postgres';
-  search: SearchMode;
   /** The similarity searched with, and the weights of its fused score. */
   similarity: SimilarityKind;
   weights: FusionWeights;
-  updatedAt: string;
-  /** Index folders: the generation of the files and the photos the last run skipped. */
-  generation?: number;
-  skipped?: number;
-}
-
-/** Where nearest neighbours come from: an index folder in memory, or PostgreSQL. */
-interface NeighbourSource {
-  /** Up to `limit` rows nearest to the vector, best first, filters applied, excluded rows left out. */
-  nearest(
-    vector: Float32Array,
-    limit: number,
-    where: Filters | undefined,
-    exclude: ReadonlySet<number>,
-  ): Promise<Hit[]>;
-  vector(row: number): Promise<Float32Array>;
-  /** count x dim, row order, in a buffer of its own. */
-  all(): Promise<Float32Array>;
-  close(): Promise<void>;
-}
-
-class FileSource implements NeighbourSource {
-  constructor(
-    private readonly exact: ExactSearch,
-    private readonly filters: FilterIndex,
-    private readonly hnsw?: HnswSearch,
-  ) {}
-
-  async nearest(
-    vector: Float32Array,
-    limit: number,
-    where: Filters | undefined,
-    exclude: ReadonlySet<number>,
-  ) {
-    // Filtered queries scan just the matching rows, exactly; others use the graph when there is one.
-    const rows = hasFilters(where) ? this.filters.rows(where) : undefined;
-    const available = rows ? rows.length : this.exact.count;
-    const want = Math.min(limit + exclude.size, available);
-    const hits = !rows && this.hnsw ? this.hnsw.search(vector, want) : this.exact.search(vector, want, rows);
-    return hits.filter((h) => !exclude.has(h.row));
-  }
-
-  async vector(row: number) {
-    return this.exact.vector(row);
-  }
-
-  async all() {
-    return this.exact.vectors;
-  }
-
-  async close() {}
-}
-
-class PostgresSource implements NeighbourSource {
-  constructor(
-    private readonly pg: PgSearch,
-    private readonly items: IndexItem[],
-    private readonly rowById: Map<string, number>,
-  ) {}
-
-  async nearest(
-    vector: Float32Array,
-    limit: number,
-    where: Filters | undefined,
-    exclude: ReadonlySet<number>,
-  ) {
-    const hashes = [...new Set([...exclude].map((r) => (this.items[r] as IndexItem).hash))];
-    const hits = await this.pg.nearest(vector, limit, where, hashes);
-    // Products added after this process loaded the catalogue are not shown until it reloads.
-    return hits.flatMap((h) => {
-      const row = this.rowById.get(h.id);
-      return row === undefined ? [] : [{ row, score: h.score }];
-    });
-  }
-
-  vector(row: number) {
-    return this.pg.vector((this.items[row] as IndexItem).id);
-  }
-
-  async all() {
-    const out = new Float32Array(this.items.length * EMBEDDING_DIM);
-    for (let row = 0; row < this.items.length; row++) out.set(await this.vector(row), row * EMBEDDING_DIM);
-    return out;
-  }
-
-  close() {
-    return this.pg.close();
-  }
 }
 
 export class Recommender {
-  readonly filters: FilterIndex;
-  private readonly rowById = new Map<string, number>();
-  private readonly rowsByHash = new Map<string, number[]>();
-  private readonly source: NeighbourSource;
   private embedder?: Promise<Embedder>;
+  readonly manifest: CatalogueInfo;
 
   private constructor(
-    readonly manifest: CatalogueInfo,
-    readonly items: IndexItem[],
-    makeSource: (r: Recommender) => NeighbourSource,
+    readonly store: VectorStore,
     private readonly options: RecommenderOptions,
     readonly similarity: Similarity,
   ) {
-    items.forEach((item, row) => {
-      this.rowById.set(item.id, row);
-      const group = this.rowsByHash.get(item.hash);
-      if (group) group.push(row);
-      else this.rowsByHash.set(item.hash, [row]);
-    });
-    this.filters = new FilterIndex(items);
-    this.source = makeSource(this);
+    this.manifest = {
+      ...store.info,
+      spec: store.spec,
+      dim: store.dim,
+      similarity: similarity.kind,
+      weights: similarity.weights,
+    };
   }
 
-  /** Opens an index folder, or a PostgreSQL store given by a postgres:// URL. */
+  /** What the catalogue's columns mean: title, facets, kind. */
+  get schema(): CatalogueSchema {
+    return this.store.schema;
+  }
+
+  get items(): readonly IndexItem[] {
+    return this.store.items;
+  }
+
+  /** Rows per facet value, for checking filters and listing facets. */
+  get filters(): FilterIndex {
+    this.filterIndex ??= new FilterIndex(this.store.items);
+    return this.filterIndex;
+  }
+
+  private filterIndex?: FilterIndex;
+
+  /** Opens the store at a location: an index folder, or a postgres:// URL. */
   static async open(location: string, options: RecommenderOptions = {}): Promise<Recommender> {
-    let r: Recommender;
-    if (isPostgresUrl(location)) {
-      if (options.similarity === 'learned') {
-        throw new Error(
-          'the learned similarity needs an index folder; a PostgreSQL store is searched with the original one',
-        );
-      }
-      const search = options.search ?? 'hnsw';
-      const pg = await PgSearch.open(location, { mode: search, efSearch: options.efSearch });
-      const items = await pg.items();
-      const info: CatalogueInfo = {
-        spec: pg.manifest.spec,
-        dim: pg.manifest.spec.dim,
-        count: items.length,
-        imagesDir: pg.manifest.imagesDir,
-        location: redact(location),
-        store: 'postgres',
-        search,
-        similarity: 'original',
-        weights: { visual: 1, learned: 0, labels: 0, colour: 0 },
-        updatedAt: pg.manifest.updatedAt,
-      };
-      r = new Recommender(
-        info,
-        items,
-        (self) => new PostgresSource(pg, items, self.rowById),
-        options,
-        Similarity.original(pg.manifest.spec.dim),
-      );
-    } else {
-      const search = options.search ?? 'exact';
-      const data = await loadIndex(location);
-      const { similarity, vectors } = await openSimilarity(
-        location,
-        data,
-        options.similarity,
-        options.tuning,
-      );
-      const exact = new ExactSearch(vectors, similarity.dim, options.exactBackend);
-      const hnsw =
-        search === 'hnsw'
-          ? await openHnsw(location, {
-              vectors: exact.vectors,
-              expansionSearch: options.efSearch,
-              similarity: {
-                name: similarity.learned ? similarity.learned.file.id : 'original',
-                dim: similarity.dim,
-              },
-            })
-          : undefined;
-      const { spec, count, imagesDir, updatedAt, generation, skipped } = data.manifest;
-      const info: CatalogueInfo = {
-        ...{ spec, dim: similarity.dim, count, imagesDir, updatedAt, generation, skipped },
-        ...{ location, store: 'files', search, similarity: similarity.kind, weights: similarity.weights },
-      };
-      r = new Recommender(
-        info,
-        data.items,
-        (self) => new FileSource(exact, self.filters, hnsw),
-        options,
-        similarity,
-      );
-    }
+    let similarity: Similarity | undefined;
+    const store = await openStore(location, {
+      ...options,
+      searchSpace: async (contents) => {
+        const opened = await openSimilarity(contents, options.similarity, options.tuning);
+        similarity = opened.similarity;
+        return opened.space;
+      },
+    });
+    const r = new Recommender(store, options, similarity ?? Similarity.original(store.spec.dim));
     if (options.eager) await r.getEmbedder();
     return r;
   }
@@ -311,7 +157,7 @@ export class Recommender {
   }
 
   product(id: string): Recommendation | undefined {
-    const row = this.rowById.get(id);
+    const row = this.store.row(id);
     return row === undefined ? undefined : this.describe(row, 1);
   }
 
@@ -321,14 +167,14 @@ export class Recommender {
 
   /** Every product's vector, count x dim in row order (for evaluation). */
   vectors(): Promise<Float32Array> {
-    return this.source.all();
+    return this.store.vectors();
   }
 
   /** Recommendations for a photo (a path or its bytes). */
   async recommend(image: ImageInput, options: RecommendOptions = {}): Promise<RecommendResult> {
     const bytes = typeof image === 'string' ? await readFile(image).catch(() => undefined) : image.data;
-    const group = bytes ? this.rowsByHash.get(hashBytes(bytes)) : undefined;
-    if (group) {
+    const group = bytes ? this.store.rowsWithHash(hashBytes(bytes)) : [];
+    if (group.length > 0) {
       // The query is a catalogue photo: use its stored vector, and keep it out of the results.
       const first = group[0] as number;
       return {
@@ -336,12 +182,7 @@ export class Recommender {
           recognisedAs: this.items[first]?.id,
           excluded: group.map((r) => (this.items[r] as IndexItem).id),
         },
-        results: await this.nearest(
-          await this.source.vector(first),
-          options,
-          new Set(group),
-          this.kindOf(first),
-        ),
+        results: await this.nearest(await this.store.vector(first), options, group, this.kindOf(first)),
       };
     }
     const { vector, predicted, studio } = await this.photoQuery(image, bytes);
@@ -351,7 +192,7 @@ export class Recommender {
     const kind = studio && guess && guess.probability >= 0.5 ? guess.value : undefined;
     return {
       query: { excluded: [], ...(predicted ? { predicted } : {}) },
-      results: await this.nearest(vector, options, new Set(), kind),
+      results: await this.nearest(vector, options, [], kind),
     };
   }
 
@@ -482,27 +323,28 @@ export class Recommender {
 
   /** "More like this": recommendations for a catalogue product. */
   async similar(id: string, options: RecommendOptions = {}): Promise<RecommendResult> {
-    const row = this.rowById.get(id);
+    const row = this.store.row(id);
     if (row === undefined) throw new UnknownProductError(`no product "${id}" in the index`);
-    const group = this.rowsByHash.get((this.items[row] as IndexItem).hash) ?? [row];
+    const group = this.store.rowsWithHash((this.items[row] as IndexItem).hash);
     return {
       query: { recognisedAs: id, excluded: group.map((r) => (this.items[r] as IndexItem).id) },
-      results: await this.nearest(await this.source.vector(row), options, new Set(group), this.kindOf(row)),
+      results: await this.nearest(await this.store.vector(row), options, group, this.kindOf(row)),
     };
   }
 
-  /** The k best products for a vector, excluding some rows, one result per distinct photo. */
+  /** The k best products for a vector, excluding some rows' photos, one result per distinct photo. */
   async nearest(
     vector: Float32Array,
     options: RecommendOptions,
-    exclude: ReadonlySet<number>,
+    exclude: readonly number[],
     kind?: string,
   ): Promise<Recommendation[]> {
     const k = Math.max(1, options.k ?? 5);
     if (hasFilters(options.where)) this.filters.check(options.where);
+    const excludeHashes = [...new Set(exclude.map((r) => (this.items[r] as IndexItem).hash))];
     let want = k + 8;
     for (;;) {
-      const hits = await this.source.nearest(vector, want, options.where, exclude);
+      const hits = await this.store.nearest(vector, { k: want, where: options.where, excludeHashes });
       const seen = new Set<string>();
       const out: Recommendation[] = [];
       for (const hit of hits) {
@@ -527,8 +369,8 @@ export class Recommender {
     const column = this.similarity.kindColumn;
     if (!this.similarity.learned || !column) return results;
     for (const r of results) {
-      const row = this.rowById.get(r.id) as number;
-      if (this.similarity.colourSimilarity(query, await this.source.vector(row)) >= SAME_COLOUR) {
+      const row = this.store.row(r.id) as number;
+      if (this.similarity.colourSimilarity(query, await this.store.vector(row)) >= SAME_COLOUR) {
         r.reasons.push('same colour');
       }
       if (kind && r.metadata[column] === kind) r.reasons.push(`same ${column}: ${kind}`);
@@ -539,16 +381,11 @@ export class Recommender {
   private describe(row: number, score: number): Recommendation {
     const item = this.items[row] as IndexItem;
     const m = item.metadata;
-    const group = this.rowsByHash.get(item.hash) ?? [];
+    const group = this.store.rowsWithHash(item.hash);
     return {
       id: item.id,
       score,
-      name: m.productDisplayName,
-      gender: m.gender,
-      masterCategory: m.masterCategory,
-      subCategory: m.subCategory,
-      articleType: m.articleType,
-      baseColour: m.baseColour,
+      name: titleOf(this.schema, m),
       metadata: m,
       imagePath: this.imagePath(item),
       alsoListedAs: group.filter((r) => r !== row).map((r) => (this.items[r] as IndexItem).id),
@@ -558,6 +395,6 @@ export class Recommender {
 
   async close(): Promise<void> {
     if (this.embedder) await (await this.embedder).close();
-    await this.source.close();
+    await this.store.close();
   }
 }

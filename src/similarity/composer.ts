@@ -15,9 +15,10 @@
  *
  * With the original similarity, v is the visual vector alone.
  */
+
+import type { Metadata } from '../catalogue/metadata.js';
 import { COLOUR_DIM } from '../images/colour.js';
 import type { QueryPrep } from '../images/query-prep.js';
-import type { Metadata } from '../index/catalogue.js';
 import { MatMul } from './matmul.js';
 import type { FusionWeights, LoadedSimilarity } from './model.js';
 import { project } from './projection.js';

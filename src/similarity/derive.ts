@@ -8,12 +8,20 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import pLimit from 'p-limit';
 import sharp from 'sharp';
+import type { CatalogueSchema } from '../catalogue/schema.js';
 import { COLOUR_DESCRIPTOR } from '../images/colour.js';
 import type { QueryPrep } from '../images/query-prep.js';
-import type { Derived, DeriveInput } from '../index/builder.js';
+import type { Derived, DeriveInput } from '../index/folder-sink.js';
 import { IndexError, type IndexItem } from '../index/store.js';
 import { coloursByHash, computeColours } from './colours.js';
-import { CannotLearnError, cannotLearn, type LearnInput, learnSimilarity, type TaskSpec } from './learn.js';
+import {
+  CannotLearnError,
+  cannotLearn,
+  detectTasks,
+  type LearnInput,
+  learnSimilarity,
+  type TaskSpec,
+} from './learn.js';
 import {
   describeSimilarity,
   type FusionWeights,
@@ -35,7 +43,10 @@ export interface SimilarityOptions {
   relearn?: boolean;
   /** The index is being rebuilt from scratch, or the similarity is switched on purpose (lookalike learn). */
   rebuild?: boolean;
+  /** The label columns to learn from (default: detected from the schema's facets). */
   tasks?: TaskSpec[];
+  /** The catalogue's schema (default: detected from the products' metadata). */
+  schema?: CatalogueSchema;
   weights?: FusionWeights;
   shopperWeights?: FusionWeights;
   /** How queries are prepared (default: match the catalogue's photo size). */
@@ -94,7 +105,10 @@ export function deriveSimilarity(options: SimilarityOptions): (input: DeriveInpu
       );
     }
     const needsLearning = kind === 'learned' && (options.relearn || recorded?.kind !== 'learned');
-    const reason = needsLearning ? cannotLearn(input.items, options.tasks) : undefined;
+    // The catalogue's schema: given, or as the index recorded it (else detected from the products).
+    const schema = options.schema ?? input.previous?.manifest.schema;
+    const tasks = needsLearning ? (options.tasks ?? detectTasks(input.items, schema)) : undefined;
+    const reason = tasks ? cannotLearn(input.items, tasks) : undefined;
     if (reason && options.kind === 'auto') {
       options.onNotice?.(`${reason}: using the original similarity`);
       kind = 'original';
@@ -131,7 +145,8 @@ export function deriveSimilarity(options: SimilarityOptions): (input: DeriveInpu
         items: input.items,
         vectors: input.vectors,
         dim: input.dim,
-        tasks: options.tasks,
+        tasks: tasks ?? options.tasks,
+        schema,
         weights: options.weights,
         shopperWeights: options.shopperWeights,
         epochs: options.epochs,

@@ -3,12 +3,13 @@
  * Only the training side of the fixed product split is learned from (see split.ts), so that
  * evaluation on the held-out side is honest. The labelled columns to learn from are detected from
  * the metadata: every column with a few to a few hundred values that recur (not ids, names or
- * numbers), weighted by how many classes it has.
+ * numbers), weighted by how many classes it has, the schema's kind column first.
  */
 
+import { hashBytes } from '../catalogue/listing.js';
+import { type CatalogueSchema, schemaOfProducts } from '../catalogue/schema.js';
 import { COLOUR_DESCRIPTOR, COLOUR_DIM } from '../images/colour.js';
 import type { QueryPrep } from '../images/query-prep.js';
-import { hashBytes } from '../index/catalogue.js';
 import type { IndexItem } from '../index/store.js';
 import type { FusionWeights, SimilarityFile } from './model.js';
 import { projectionBytes, SIMILARITY_FORMAT, SIMILARITY_VERSION } from './model.js';
@@ -41,12 +42,26 @@ const MIN_MEAN_CLASS_SIZE = 3;
 /** A class needs this many training products to be learned. */
 const MIN_CLASS_SIZE = 2;
 
-/** The categorical columns of a catalogue's metadata, weighted by log(classes). */
-export function detectTasks(items: IndexItem[]): TaskSpec[] {
+/** The schema of products whose catalogue's schema is not known: detected from their metadata. */
+export function schemaOfItems(items: readonly IndexItem[]): CatalogueSchema {
+  return schemaOfProducts(items.map((i) => i.metadata));
+}
+
+/**
+ * The label columns to learn from: every metadata column (but the schema's id, title and photo
+ * columns) that labels enough products with recurring values, weighted by log(classes); the
+ * schema's kind column first (the similarity's "kind" is its first label column).
+ */
+export function detectTasks(items: IndexItem[], schema: CatalogueSchema = schemaOfItems(items)): TaskSpec[] {
+  const skip = new Set([
+    schema.idColumn,
+    schema.titleColumn,
+    schema.image.by === 'column' ? schema.image.column : undefined,
+  ]);
   const columns = new Map<string, Map<string, number>>();
   for (const item of items) {
     for (const [column, value] of Object.entries(item.metadata)) {
-      if (!value || column === 'id') continue;
+      if (!value || skip.has(column)) continue;
       const values = columns.get(column) ?? new Map<string, number>();
       columns.set(column, values);
       values.set(value, (values.get(value) ?? 0) + 1);
@@ -63,12 +78,15 @@ export function detectTasks(items: IndexItem[]): TaskSpec[] {
     found.push({ column, classes: values.size });
   }
   const most = Math.max(2, ...found.map((f) => f.classes));
+  const first = (column: string) => (column === schema.kindColumn ? 0 : 1);
   return found
     .map((f) => ({
       column: f.column,
       weight: Math.round((Math.log(f.classes) / Math.log(most)) * 100) / 100,
     }))
-    .sort((a, b) => b.weight - a.weight || a.column.localeCompare(b.column));
+    .sort(
+      (a, b) => first(a.column) - first(b.column) || b.weight - a.weight || a.column.localeCompare(b.column),
+    );
 }
 
 export interface LearnInput {
@@ -76,7 +94,10 @@ export interface LearnInput {
   /** count x dim visual vectors in row order. */
   vectors: Float32Array;
   dim: number;
+  /** The label columns (default: detected from the schema's facets). */
   tasks?: TaskSpec[];
+  /** The catalogue's schema (default: detected from the products' metadata). */
+  schema?: CatalogueSchema;
   outputDim?: number;
   epochs?: number;
   weights?: FusionWeights;
@@ -132,14 +153,13 @@ export class CannotLearnError extends Error {}
 /** Why a similarity cannot be learned from these products, or undefined when it can. */
 export function cannotLearn(
   items: IndexItem[],
-  tasks?: TaskSpec[],
+  tasks: TaskSpec[] = detectTasks(items),
   rows = trainingRows(items),
 ): string | undefined {
-  const specs = tasks ?? detectTasks(items);
-  if (specs.length === 0) {
-    return 'the catalogue has no label columns to learn from (metadata with recurring values, such as a category)';
+  if (tasks.length === 0) {
+    return "the catalogue's schema has no facet to learn from (a column with recurring values, such as a category)";
   }
-  const usable = specs.map((s) => makeTask(items, rows, s)).filter((t) => t.classes.length >= 2);
+  const usable = tasks.map((s) => makeTask(items, rows, s)).filter((t) => t.classes.length >= 2);
   if (rows.length < MIN_TRAINING_PRODUCTS || usable.length === 0) {
     return `too few labelled products to learn from (${rows.length} on the training side, at least ${MIN_TRAINING_PRODUCTS})`;
   }
@@ -150,9 +170,9 @@ export async function learnSimilarity(input: LearnInput): Promise<Learned> {
   const started = performance.now();
   const { items, vectors, dim } = input;
   const rows = input.rows ?? trainingRows(items);
-  const reason = cannotLearn(items, input.tasks, rows);
+  const specs = input.tasks ?? detectTasks(items, input.schema);
+  const reason = cannotLearn(items, specs, rows);
   if (reason) throw new CannotLearnError(`${reason}; use --similarity original`);
-  const specs = input.tasks ?? detectTasks(items);
   const tasks = specs.map((s) => makeTask(items, rows, s)).filter((t) => t.classes.length >= 2);
   const features = new Float32Array(rows.length * dim);
   rows.forEach((r, i) => {

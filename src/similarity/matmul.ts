@@ -1,7 +1,8 @@
 /**
  * Dense float32 matrix products through onnxruntime's CPU Gemm (cache-blocked, multi-threaded SIMD):
  * the learning step multiplies 44k x 2048 feature matrices, which plain TypeScript loops do tens
- * of times slower.
+ * of times slower. Its Gemm node, CPU session and buffer handling also serve the evaluation's
+ * batched kNN (evaluation/knn.ts).
  */
 import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
@@ -20,21 +21,49 @@ export function matrix(rows: number, cols: number, data?: Float32Array): Matrix 
   return { rows, cols, data: d };
 }
 
+/** A Gemm node of a graph: output = op(a)·op(b), where op transposes when asked. */
+export function gemmNode(
+  a: string,
+  b: string,
+  output: string,
+  { transA = false, transB = false }: { transA?: boolean; transB?: boolean } = {},
+) {
+  return {
+    opType: 'Gemm',
+    input: [a, b],
+    output: [output],
+    attribute: [
+      { name: 'transA', type: INT_ATTRIBUTE, i: transA ? 1 : 0 },
+      { name: 'transB', type: INT_ATTRIBUTE, i: transB ? 1 : 0 },
+    ],
+  };
+}
+
+/** An onnxruntime session of a small graph on the CPU, fully optimised, with `threads` intra-op threads. */
+export function cpuSession(
+  model: Uint8Array,
+  threads = availableParallelism(),
+): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(model, {
+    executionProviders: ['cpu'],
+    graphOptimizationLevel: 'all',
+    intraOpNumThreads: threads,
+  });
+}
+
+/**
+ * onnxruntime (and usearch) read the whole underlying buffer of a view: an array that owns its
+ * buffer, the array itself when it already does.
+ */
+export function owned(a: Float32Array): Float32Array {
+  return a.byteOffset === 0 && a.byteLength === a.buffer.byteLength ? a : a.slice();
+}
+
 function gemmModel(transA: boolean, transB: boolean): Uint8Array {
   return graphModel({
     producer: 'lookalike-learning',
     name: 'gemm',
-    nodes: [
-      {
-        opType: 'Gemm',
-        input: ['a', 'b'],
-        output: ['c'],
-        attribute: [
-          { name: 'transA', type: INT_ATTRIBUTE, i: transA ? 1 : 0 },
-          { name: 'transB', type: INT_ATTRIBUTE, i: transB ? 1 : 0 },
-        ],
-      },
-    ],
+    nodes: [gemmNode('a', 'b', 'c', { transA, transB })],
     inputs: [tensorValue('a', FLOAT_TENSOR, ['a0', 'a1']), tensorValue('b', FLOAT_TENSOR, ['b0', 'b1'])],
     outputs: [tensorValue('c', FLOAT_TENSOR, ['m', 'n'])],
   });
@@ -51,14 +80,7 @@ export class MatMul {
       [true, false],
       [false, true],
     ] as const) {
-      sessions.set(
-        `${ta}${tb}`,
-        await ort.InferenceSession.create(gemmModel(ta, tb), {
-          executionProviders: ['cpu'],
-          graphOptimizationLevel: 'all',
-          intraOpNumThreads: threads,
-        }),
-      );
+      sessions.set(`${ta}${tb}`, await cpuSession(gemmModel(ta, tb), threads));
     }
     return new MatMul(sessions);
   }
@@ -83,9 +105,4 @@ export class MatMul {
   async close(): Promise<void> {
     for (const s of this.sessions.values()) await s.release();
   }
-}
-
-/** onnxruntime reads the whole underlying buffer of a view: hand it an array that owns its buffer. */
-function owned(a: Float32Array): Float32Array {
-  return a.byteOffset === 0 && a.byteLength === a.buffer.byteLength ? a : a.slice();
 }

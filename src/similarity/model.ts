@@ -11,13 +11,14 @@
  * The model files are written before the manifest that names them, and those of models no manifest
  * names any more are removed after it, so a crash at any moment leaves a consistent index.
  */
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { hashBytes } from '../catalogue/listing.js';
 import { COLOUR_DESCRIPTOR, COLOUR_DIM } from '../images/colour.js';
-import { hashBytes } from '../index/catalogue.js';
-import { IndexError, writeDurably } from '../index/store.js';
+import { IndexError } from '../index/store.js';
+import { writeDurably, writeJsonDurably } from '../io/durable.js';
+import { FileFormatError, readJsonFile } from '../io/json-file.js';
 import type { Projection } from './projection.js';
 
 export const SIMILARITY_FORMAT = 'lookalike-similarity';
@@ -105,15 +106,14 @@ export interface LoadedSimilarity {
 /** Reads a similarity model and its projection, checking both; undefined when the file is absent. */
 export async function readSimilarity(dir: string, id: string): Promise<LoadedSimilarity | undefined> {
   const path = similarityPath(dir, id);
-  if (!existsSync(path)) return undefined;
-  let file: SimilarityFile;
+  let file: SimilarityFile | undefined;
   try {
-    file = SimilarityFileSchema.parse(JSON.parse(await readFile(path, 'utf8')));
+    file = await readJsonFile(path, SimilarityFileSchema, { optional: true });
   } catch (err) {
-    throw new IndexError(
-      `${path} is not a valid similarity file (${(err as Error).message.split('\n')[0]}); run lookalike learn`,
-    );
+    if (!(err instanceof FileFormatError)) throw err;
+    throw new IndexError(`${err.message}; run lookalike learn`);
   }
+  if (!file) return undefined;
   if (file.colour.descriptor !== COLOUR_DESCRIPTOR || file.colour.dim !== COLOUR_DIM) {
     throw new IndexError(
       `${path} uses colour descriptor ${file.colour.descriptor}, this version makes ${COLOUR_DESCRIPTOR}; run lookalike learn`,
@@ -169,7 +169,7 @@ export async function writeSimilarity(
   projection: Uint8Array,
 ): Promise<void> {
   await writeDurably(join(dir, file.projection.file), projection);
-  await writeDurably(similarityPath(dir, file.id), `${JSON.stringify(file, null, 2)}\n`);
+  await writeJsonDurably(similarityPath(dir, file.id), file);
 }
 
 /** Reads a colours file (count x COLOUR_DIM), or undefined when it is absent or of another size. */

@@ -1,8 +1,8 @@
-/** Opens the similarity an index folder is searched with, and its products' search vectors. */
+/** Opens the similarity a store is searched with, and its products' search vectors. */
 
 import type { QueryPrep } from '../images/query-prep.js';
-import type { SearchVectors } from '../index/hnsw.js';
-import { type IndexData, IndexError, loadIndex } from '../index/store.js';
+import type { SearchSpace, StoreContents } from '../index/port.js';
+import { IndexError, loadIndex } from '../index/store.js';
 import { Similarity } from './composer.js';
 import { recordedSimilarity } from './derive.js';
 import { type FusionWeights, readColours, readSimilarity, type SimilarityKind } from './model.js';
@@ -17,36 +17,34 @@ export interface SimilarityTuning {
 
 export interface OpenedSimilarity {
   similarity: Similarity;
-  /** count x similarity.dim search vectors, row order, in a buffer of their own. */
-  vectors: Float32Array;
+  /** The fused search vectors (learned similarity), or undefined: the stored vectors as they are. */
+  space?: SearchSpace;
   /** count x COLOUR_DIM (learned similarity only). */
   colours?: Float32Array;
 }
 
 /**
- * The index's similarity: its learned one when it has one (unless `choice` is 'original'), else
- * the original (visual vectors alone). Asking for 'learned' of an index without one is an error.
+ * The store's similarity: its learned one when it has one (unless `choice` is 'original'), else
+ * the original (visual vectors alone). Asking for 'learned' of a store without one is an error.
  */
 export async function openSimilarity(
-  dir: string,
-  data: IndexData,
+  contents: StoreContents,
   choice?: SimilarityKind,
   tuning: SimilarityTuning = {},
 ): Promise<OpenedSimilarity> {
-  const recorded = recordedSimilarity(data.manifest.similarity);
-  const dim = data.manifest.dim;
+  const dir = contents.location;
+  const recorded = recordedSimilarity(contents.derived);
   if (choice === 'learned' && recorded?.kind !== 'learned') {
     throw new IndexError(
       `the index at ${dir} has no learned similarity (make one: lookalike learn --index ${dir})`,
     );
   }
-  if (choice === 'original' || recorded?.kind !== 'learned') {
-    return { similarity: Similarity.original(dim), vectors: data.vectors };
-  }
+  if (choice === 'original' || recorded?.kind !== 'learned')
+    return { similarity: Similarity.original(contents.dim) };
   const model = await readSimilarity(dir, recorded.id);
   if (!model)
     throw new IndexError(`the learned similarity ${recorded.id} of ${dir} is missing; run lookalike learn`);
-  const colours = await readColours(dir, recorded.coloursFile, data.manifest.count);
+  const colours = await readColours(dir, recorded.coloursFile, contents.items.length);
   if (!colours)
     throw new IndexError(`${dir}/${recorded.coloursFile} is missing or damaged; run lookalike learn`);
   const file = {
@@ -56,25 +54,40 @@ export async function openSimilarity(
     query: tuning.query ?? model.file.query,
     shopperQuery: tuning.shopperQuery ?? model.file.shopperQuery,
   };
-  const similarity = Similarity.learned(dim, { ...model, file });
+  const vectors = await contents.vectors();
+  const similarity = Similarity.learned(contents.dim, { ...model, file });
   return {
     similarity,
-    vectors: await similarity.composeAll(
-      data.vectors,
-      colours,
-      data.items.map((i) => i.metadata),
-    ),
+    space: {
+      vectors: await similarity.composeAll(
+        vectors,
+        colours,
+        contents.items.map((i) => i.metadata),
+      ),
+      dim: similarity.dim,
+      name: model.file.id,
+    },
     colours,
   };
 }
 
 /** The search vectors of an index folder, for building its HNSW graph. */
-export async function searchVectors(dir: string, choice?: SimilarityKind): Promise<SearchVectors> {
+export async function searchVectors(
+  dir: string,
+  choice?: SimilarityKind,
+): Promise<{ vectors: Float32Array; dim: number; similarity: string }> {
   const data = await loadIndex(dir);
-  const { similarity, vectors } = await openSimilarity(dir, data, choice);
-  return {
-    vectors,
-    dim: similarity.dim,
-    similarity: similarity.learned ? similarity.learned.file.id : 'original',
-  };
+  const { space } = await openSimilarity(
+    {
+      location: dir,
+      items: data.items,
+      dim: data.manifest.dim,
+      vectors: async () => data.vectors,
+      derived: data.manifest.similarity,
+    },
+    choice,
+  );
+  return space
+    ? { vectors: space.vectors, dim: space.dim, similarity: space.name }
+    : { vectors: data.vectors, dim: data.manifest.dim, similarity: 'original' };
 }

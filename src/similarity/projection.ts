@@ -1,8 +1,8 @@
 /**
  * A projection learned on frozen ResNet-50 features from the catalogue's own labels: the features
  * are standardised, projected to a few hundred dimensions, and the projection is trained (with
- * Adam) so that softmax heads on top of it predict every labelled column at once (articleType,
- * subCategory, gender, baseColour...). Products of one kind and colour then lie close together in
+ * Adam) so that softmax heads on top of it predict every labelled column at once (the catalogue
+ * schema's facets: its kind, its colour...). Products of one kind and colour then lie close together in
  * the projected space. The heads are kept too: they tell a query photo's likely label values.
  *
  * Written by hand on onnxruntime matrix products: there is no maintained training library for

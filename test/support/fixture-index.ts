@@ -6,7 +6,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { cacheDir } from '../../src/config.js';
 import type { EmbedderOptions } from '../../src/embeddings/embedder.js';
-import { buildIndex } from '../../src/index/builder.js';
+import { buildIndex } from './build-index.js';
 import { catalogueImages, stylesCsv } from './datasets.js';
 
 /** Pairs of product ids whose photos are byte-identical in the catalogue. */

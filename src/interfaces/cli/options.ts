@@ -4,7 +4,7 @@ import type { EmbedderOptions } from '../../embeddings/embedder.js';
 import { DEVICES, type Device } from '../../embeddings/runtime.js';
 import { POOLINGS, type Pooling, RESIZE_POLICIES, type ResizePolicy } from '../../embeddings/spec.js';
 import type { QueryPrep } from '../../images/query-prep.js';
-import { SEARCH_MODES } from '../../recommend/recommender.js';
+import { SEARCH_MODES } from '../../index/port.js';
 import { type FusionWeights, SIMILARITIES } from '../../similarity/model.js';
 
 export interface EmbeddingFlags {
@@ -84,6 +84,51 @@ export function addSearchOptions(cmd: Command): Command {
       'HNSW search expansion: more is slower and closer to exact',
       positiveInt('--ef', 1000),
     );
+}
+
+export interface SchemaFlags {
+  idColumn?: string;
+  imageColumn?: string;
+  titleColumn?: string;
+  facets?: string[];
+}
+
+const columnList = (value: string): string[] => {
+  const columns = value
+    .split(',')
+    .map((c) => c.trim())
+    .filter(Boolean);
+  if (columns.length === 0) throw new InvalidArgumentError('--facets needs column names, e.g. brand,colour');
+  return columns;
+};
+
+/** Adds --id-column, --image-column, --title-column, --facets: the catalogue schema's overrides. */
+export function addSchemaOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      '--id-column <name>',
+      'the metadata column that identifies a product (default: detected, e.g. id or sku)',
+    )
+    .option(
+      '--image-column <name>',
+      "a metadata column holding each product's photo path, relative to the photos folder (default: photos named <id>.<ext> anywhere under it)",
+    )
+    .option('--title-column <name>', "the column shown as a product's name (default: detected, e.g. title)")
+    .option(
+      '--facets <columns>',
+      'the columns to filter by, comma-separated (default: detected)',
+      columnList,
+    );
+}
+
+/** The schema overrides given on the command line (they win over lookalike.json beside the metadata). */
+export function schemaOverrides(flags: SchemaFlags) {
+  return {
+    ...(flags.idColumn ? { idColumn: flags.idColumn } : {}),
+    ...(flags.imageColumn ? { imageColumn: flags.imageColumn } : {}),
+    ...(flags.titleColumn ? { titleColumn: flags.titleColumn } : {}),
+    ...(flags.facets ? { facets: flags.facets } : {}),
+  };
 }
 
 export const LOCATION_HELP = 'an index folder, or a PostgreSQL + pgvector store as a postgres:// URL';

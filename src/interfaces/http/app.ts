@@ -1,12 +1,16 @@
 /**
  * The HTTP app: the JSON API under /api, catalogue photos under /images and the web page at /,
- * each concern a plugin of its own, around one loaded Recommender.
+ * each concern a plugin of its own (plugins/), around one loaded Recommender. The API's contract,
+ * schemas and helpers are in api/; this folder is the composition root: nothing below imports it.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import { z } from 'zod';
 import { projectRoot } from '../../config.js';
+import { parseJson } from '../../io/json-file.js';
 import type { Recommender } from '../../recommend/recommender.js';
+import { DEFAULT_UPLOAD_LIMITS, UploadLimiter, type UploadLimits } from './api/upload-limiter.js';
 import { catalogueRoutes } from './plugins/catalogue.js';
 import { errors } from './plugins/errors.js';
 import { imageRoutes } from './plugins/images.js';
@@ -16,7 +20,7 @@ import { productRoutes } from './plugins/products.js';
 import { recommendRoutes } from './plugins/recommend.js';
 import { requestLog } from './plugins/request-log.js';
 import { uploads } from './plugins/uploads.js';
-import { DEFAULT_UPLOAD_LIMITS, UploadLimiter, type UploadLimits } from './upload-limiter.js';
+import { validation } from './plugins/validation.js';
 
 /** Where `npm run build:web` writes the page. */
 export const defaultWebDir = join(projectRoot, 'dist', 'web');
@@ -41,8 +45,9 @@ export interface AppOptions {
 }
 
 function packageVersion(): string {
-  const pkg = JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as { version?: string };
-  return pkg.version ?? '0.0.0';
+  const path = join(projectRoot, 'package.json');
+  return parseJson(path, readFileSync(path, 'utf8'), z.looseObject({ version: z.string().default('0.0.0') }))
+    .version;
 }
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
@@ -54,16 +59,18 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // A whole request (a 20 MB upload included) must arrive within a minute: a client that trickles
     // its upload cannot hold one of the few upload turns for ever.
     requestTimeout: 60_000,
-    // Refuse unknown query parameters (a misspelt filter) instead of silently dropping them.
-    ajv: { customOptions: { removeAdditional: false } },
   });
   const limiter = new UploadLimiter({ ...DEFAULT_UPLOAD_LIMITS, ...options.uploadLimits });
   app.decorate('uploadsSettled', () => limiter.idle());
 
   await app.register(errors);
   await app.register(requestLog);
+  await app.register(validation);
   await app.register(openapi, { version: packageVersion() });
-  await app.register(uploads, { maxBytes: options.maxUploadBytes });
+  await app.register(uploads, {
+    maxBytes: options.maxUploadBytes,
+    filters: recommender.schema.facets.length,
+  });
   await app.register(recommendRoutes, { recommender, limiter });
   await app.register(productRoutes, { recommender });
   await app.register(catalogueRoutes, { recommender, limiter });

@@ -1,7 +1,8 @@
 /** Calls to the server's JSON API. Failures become an ApiFailure with the server's code and message. */
-import type { ApiFacets, ApiResults, FilterColumn } from '../http/contract.js';
+import type { ApiFacets, ApiResults } from '../http/api/contract.js';
 
-export type ChosenFilters = Partial<Record<FilterColumn, string>>;
+/** The chosen value of each filter (by column); empty or absent is "any". */
+export type ChosenFilters = Record<string, string>;
 
 export class ApiFailure extends Error {
   constructor(
@@ -42,26 +43,28 @@ async function call<T>(url: string, init: RequestInit = {}): Promise<T> {
   return body;
 }
 
-function appendFilters(add: (name: string, value: string) => void, filters: ChosenFilters): void {
-  for (const [column, value] of Object.entries(filters)) if (value) add(column, value);
+/** The chosen filters as a query string ("" when there are none). */
+function queryString(filters: ChosenFilters): string {
+  const query = new URLSearchParams();
+  for (const [column, value] of Object.entries(filters)) if (value) query.append(column, value);
+  return query.size > 0 ? `?${query}` : '';
 }
 
-/** The products most similar to a photo. */
+/** The products most similar to a photo (the filters in the query string, the photo alone in the form). */
 export function recommend(photo: Blob, name: string, filters: ChosenFilters, signal: AbortSignal) {
   const form = new FormData();
-  appendFilters((k, v) => form.append(k, v), filters);
   form.append('image', photo, name);
-  return call<ApiResults>('/api/recommend', { method: 'POST', body: form, signal });
+  return call<ApiResults>(`/api/recommend${queryString(filters)}`, { method: 'POST', body: form, signal });
 }
 
 /** "More like this": the products most similar to a catalogue product. */
 export function similar(id: string, filters: ChosenFilters, signal: AbortSignal) {
-  const query = new URLSearchParams();
-  appendFilters((k, v) => query.append(k, v), filters);
-  const qs = query.size > 0 ? `?${query}` : '';
-  return call<ApiResults>(`/api/products/${encodeURIComponent(id)}/similar${qs}`, { signal });
+  return call<ApiResults>(`/api/products/${encodeURIComponent(id)}/similar${queryString(filters)}`, {
+    signal,
+  });
 }
 
+/** The catalogue's filters with their values, and which say a product's kind and colour. */
 export function facets() {
   return call<ApiFacets>('/api/facets');
 }

@@ -2,8 +2,9 @@
  * The Lookalike page: a photo in (picker, camera, drop, paste), optionally cropped to one garment,
  * the most similar catalogue products out, with filters and "more like this".
  */
-import type { ApiProduct, ApiRecommendation, ApiResults } from '../http/contract.js';
+import type { ApiProduct, ApiRecommendation, ApiResults } from '../http/api/contract.js';
 import { facets, recommend, similar } from './api.js';
+import { type CatalogueView, catalogueView, UNKNOWN_CATALOGUE } from './catalogue.js';
 import { CropBox } from './cropping.js';
 import { byId } from './dom.js';
 import { FilterForm } from './filters.js';
@@ -29,6 +30,7 @@ const el = {
   searchCrop: byId<HTMLButtonElement>('search-crop'),
   cropHint: byId('crop-hint'),
   filters: byId<HTMLFormElement>('filters'),
+  filterFields: byId('filter-fields'),
   results: byId('results'),
   note: byId('results-note'),
   message: byId('message'),
@@ -39,7 +41,9 @@ const el = {
 };
 
 const cropBox = new CropBox(el.previewImage);
-const filterForm = new FilterForm(el.filters);
+const filterForm = new FilterForm(el.filters, el.filterFields);
+/** The catalogue's facets, once /api/facets has answered. */
+let catalogue: CatalogueView = UNKNOWN_CATALOGUE;
 
 /** The whole photo or product shown as the query (a selection is searched, but this stays shown). */
 let shown: Query | undefined;
@@ -157,7 +161,7 @@ function revealResults(): void {
 }
 
 function render(q: Query, result: ApiResults): void {
-  renderResults(el.list, result.results, moreLikeThis);
+  renderResults(el.list, result.results, catalogue, moreLikeThis);
   el.note.textContent = describeQuery(q, result);
   const count = result.results.length;
   el.empty.hidden = count > 0;
@@ -245,5 +249,8 @@ document.addEventListener('keydown', (event) => {
 filterForm.onChange(() => void search());
 
 facets()
-  .then((f) => filterForm.fill(f))
+  .then((f) => {
+    catalogue = catalogueView(f);
+    filterForm.build(f);
+  })
   .catch(() => showMessage('The filters could not be loaded; searching without them still works.'));

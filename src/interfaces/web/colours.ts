@@ -1,4 +1,4 @@
-/** CSS colours for the catalogue's colour names, for the swatch beside each result. */
+/** CSS colours for colour names (the fashion catalogue's, and any CSS knows), for the swatch beside each result. */
 const COLOURS: Readonly<Record<string, string>> = {
   black: '#1f1f1f',
   white: '#ffffff',
@@ -51,5 +51,12 @@ const COLOURS: Readonly<Record<string, string>> = {
 export function swatchColour(name: string | undefined): string | undefined {
   if (!name) return undefined;
   const key = name.trim().toLowerCase();
-  return key === 'multi' ? 'multi' : COLOURS[key];
+  if (key === 'multi' || key === 'multicolour' || key === 'multicolor') return 'multi';
+  const known = COLOURS[key];
+  if (known) return known;
+  // Other catalogues' colour names: whatever the browser knows ("navy", "teal", "#1f2f5c").
+  const css = key.replaceAll(' ', '');
+  return typeof CSS !== 'undefined' && /^[a-z]+$|^#[0-9a-f]{3,8}$/.test(css) && CSS.supports('color', css)
+    ? css
+    : undefined;
 }

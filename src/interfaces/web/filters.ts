@@ -1,29 +1,53 @@
-/** The filter dropdowns: filled from /api/facets; every change re-runs the current search. */
-import type { ApiFacets, FilterColumn } from '../http/contract.js';
+/**
+ * The filter dropdowns: one per facet of the catalogue, in its order, built from /api/facets
+ * (none in the page itself); every change re-runs the current search.
+ */
+import type { ApiFacets } from '../http/api/contract.js';
 import type { ChosenFilters } from './api.js';
+import { columnLabel } from './catalogue.js';
 import { h } from './dom.js';
 
 export class FilterForm {
-  constructor(private readonly form: HTMLFormElement) {}
+  constructor(
+    private readonly form: HTMLFormElement,
+    private readonly fields: HTMLElement,
+  ) {}
 
   private selects(): HTMLSelectElement[] {
     return [...this.form.querySelectorAll('select')];
   }
 
-  /** Adds the catalogue's values to each dropdown, alphabetically. */
-  fill(facets: ApiFacets): void {
-    for (const select of this.selects()) {
-      const values = facets[select.name as FilterColumn] ?? [];
-      const options = [...values]
-        .sort((a, b) => a.value.localeCompare(b.value))
-        .map((v) => h('option', { text: v.value, attrs: { value: v.value } }));
-      select.replaceChildren(h('option', { text: 'Any', attrs: { value: '' } }), ...options);
-    }
+  /**
+   * A dropdown per facet that has values ("Any", then its values alphabetically), labelled with
+   * the column's name. The form shows only once there is something to filter on.
+   */
+  build(facets: ApiFacets): void {
+    const controls = facets.facets
+      // `k` is the searches' own parameter: a facet of that name cannot be a filter (see api/schemas.ts).
+      .filter((facet) => facet.values.length > 0 && facet.column !== 'k')
+      .map((facet) => {
+        const options = [...facet.values]
+          .sort((a, b) => a.value.localeCompare(b.value))
+          .map((v) => h('option', { text: v.value, attrs: { value: v.value } }));
+        return h(
+          'label',
+          { class: 'field' },
+          h('span', { text: columnLabel(facet.column) }),
+          h(
+            'select',
+            { attrs: { name: facet.column } },
+            h('option', { text: 'Any', attrs: { value: '' } }),
+            ...options,
+          ),
+        );
+      });
+    this.fields.replaceChildren(...controls);
+    this.form.hidden = controls.length === 0;
   }
 
   values(): ChosenFilters {
     const chosen: ChosenFilters = {};
-    for (const select of this.selects()) if (select.value) chosen[select.name as FilterColumn] = select.value;
+    for (const select of this.selects()) if (select.value) chosen[select.name] = select.value;
     return chosen;
   }
 

@@ -1,5 +1,5 @@
 /** What to tell people about a photo that cannot be searched. */
-import { MAX_UPLOAD_BYTES } from '../http/contract.js';
+import { MAX_UPLOAD_BYTES } from '../http/api/contract.js';
 import { ApiFailure } from './api.js';
 
 const ACCEPTED = 'Use a JPEG, PNG, WebP, GIF, AVIF or TIFF photo.';

@@ -1,5 +1,9 @@
-/** The results grid: one card per product, best first, each with a "More like this" button. */
-import type { ApiProduct, ApiRecommendation } from '../http/contract.js';
+/**
+ * The results grid: one card per product, best first: its photo, title, facet values (what kind
+ * of product first) and colour swatch, why it matched, its similarity, and "More like this".
+ */
+import type { ApiProduct, ApiRecommendation } from '../http/api/contract.js';
+import { type CatalogueView, columnLabel } from './catalogue.js';
 import { swatchColour } from './colours.js';
 import { h } from './dom.js';
 
@@ -8,21 +12,50 @@ export function percent(score: number): number {
   return Math.round(Math.max(0, Math.min(1, score)) * 100);
 }
 
-export function categoryLine(p: ApiProduct): string {
-  return [p.articleType ?? p.subCategory ?? p.masterCategory, p.gender].filter(Boolean).join(' · ');
+/**
+ * The product's facet values but its colour: the kind first, then the others in the catalogue's
+ * order, each value once.
+ */
+export function facetEntries(p: ApiProduct, catalogue: CatalogueView): [column: string, value: string][] {
+  const order = catalogue.kind
+    ? [catalogue.kind, ...catalogue.facets.filter((f) => f !== catalogue.kind)]
+    : catalogue.facets;
+  const seen = new Set<string>();
+  const entries: [string, string][] = [];
+  for (const column of order) {
+    const value = p.metadata[column]?.trim();
+    if (column === catalogue.colour || !value || seen.has(value.toLowerCase())) continue;
+    seen.add(value.toLowerCase());
+    entries.push([column, value]);
+  }
+  return entries;
 }
 
-function colourLine(p: ApiProduct): HTMLElement | undefined {
-  if (!p.baseColour) return undefined;
+function facetLine(p: ApiProduct, catalogue: CatalogueView): HTMLElement | undefined {
+  const entries = facetEntries(p, catalogue);
+  if (entries.length === 0) return undefined;
+  const text = entries.map(([, value]) => value).join(' · ');
+  const detail = entries.map(([column, value]) => `${columnLabel(column)}: ${value}`).join('\n');
+  return h('p', { class: 'card-category', text, attrs: { title: detail } });
+}
+
+function colourLine(p: ApiProduct, catalogue: CatalogueView): HTMLElement | undefined {
+  const name = catalogue.colour ? p.metadata[catalogue.colour]?.trim() : undefined;
+  if (!name) return undefined;
   const swatch = h('span', { class: 'swatch', attrs: { 'aria-hidden': 'true' } });
-  const colour = swatchColour(p.baseColour);
+  const colour = swatchColour(name);
   if (colour === 'multi') swatch.classList.add('swatch-multi');
   else if (colour) swatch.style.setProperty('--swatch', colour);
   else swatch.classList.add('swatch-unknown');
-  return h('p', { class: 'card-colour' }, swatch, p.baseColour);
+  return h('p', { class: 'card-colour' }, swatch, name);
 }
 
-function card(r: ApiRecommendation, rank: number, onMore: (p: ApiRecommendation) => void): HTMLLIElement {
+function card(
+  r: ApiRecommendation,
+  rank: number,
+  catalogue: CatalogueView,
+  onMore: (p: ApiRecommendation) => void,
+): HTMLLIElement {
   const name = r.name ?? `Product ${r.id}`;
   const nameId = `result-${rank}-name`;
   const pct = percent(r.score);
@@ -54,8 +87,8 @@ function card(r: ApiRecommendation, rank: number, onMore: (p: ApiRecommendation)
         'div',
         { class: 'card-body' },
         h('h3', { class: 'card-name', text: name, attrs: { id: nameId, title: name } }),
-        h('p', { class: 'card-category', text: categoryLine(r), attrs: { title: categoryLine(r) } }),
-        colourLine(r),
+        facetLine(r, catalogue),
+        colourLine(r, catalogue),
         r.reasons.length > 0
           ? h('p', { class: 'card-why', text: `Why: ${r.reasons.join(', ')}` })
           : undefined,
@@ -75,7 +108,8 @@ function card(r: ApiRecommendation, rank: number, onMore: (p: ApiRecommendation)
 export function renderResults(
   list: HTMLOListElement,
   results: readonly ApiRecommendation[],
+  catalogue: CatalogueView,
   onMore: (p: ApiRecommendation) => void,
 ): void {
-  list.replaceChildren(...results.map((r, i) => card(r, i + 1, onMore)));
+  list.replaceChildren(...results.map((r, i) => card(r, i + 1, catalogue, onMore)));
 }

@@ -12,7 +12,7 @@ import { metricsText, sweepTable } from '../../../evaluation/format.js';
 import { writeReport } from '../../../evaluation/report.js';
 import { defaultWorkDir, parseConfigs, runSweep, SWEEP_CONFIGS } from '../../../evaluation/sweep.js';
 import type { QueryPrep } from '../../../images/query-prep.js';
-import { isPostgresUrl } from '../../../index/postgres/connection.js';
+import { localFolder } from '../../../index/location/open.js';
 import { log } from '../../../log.js';
 import { type FusionWeights, SIMILARITIES, type SimilarityKind } from '../../../similarity/model.js';
 import { EXIT_PARTIAL } from '../exit.js';
@@ -88,9 +88,7 @@ async function evalIndex(flags: Flags): Promise<void> {
       reportPath = resolve(
         typeof flags.report === 'string'
           ? flags.report
-          : isPostgresUrl(flags.index)
-            ? 'eval-report.html'
-            : join(flags.index, 'eval-report.html'),
+          : join(localFolder(flags.index) ?? '.', 'eval-report.html'),
       );
       await writeReport(reportPath, ev, { seed: flags.seed, samples: flags.samples });
     }
@@ -124,7 +122,9 @@ async function sweep(flags: Flags): Promise<void> {
     samples: flags.samples,
     on: {
       subset: (s) =>
-        log.info(`subset: ${s.ids} photos over ${s.strata} articleTypes; work folder ${s.workDir}`),
+        log.info(
+          `subset: ${s.ids} photos over ${s.label === null ? 'one stratum' : `${s.strata} values of ${s.label}`}; work folder ${s.workDir}`,
+        ),
       configStart: (i, total, c) => log.info(`config ${i}/${total}: ${c.name}`),
       buildPlan: (p) =>
         log.info(`indexing: ${p.total} photos, ${p.toEmbed} to embed, ${p.reused} already embedded`),
@@ -137,9 +137,13 @@ async function sweep(flags: Flags): Promise<void> {
       evalProgress: (stage, done, total) => progress.update(stage, UNITS[stage] ?? '', done, total),
       configDone: (i, total, c, summary, reused) => {
         progress.stop();
-        const p = summary.leaveOneOut.precisionAll.articleType.value;
+        const { kind } = summary.labels;
+        const figure =
+          kind === null
+            ? ''
+            : `: ${kind} P@5 ${summary.leaveOneOut.precisionAll[kind]?.value?.toFixed(3) ?? '–'}`;
         log.info(
-          `config ${i}/${total}: ${c.name} ${reused ? 'evaluated earlier (kept)' : 'evaluated'}: articleType P@5 ${p?.toFixed(3) ?? '–'}`,
+          `config ${i}/${total}: ${c.name} ${reused ? 'evaluated earlier (kept)' : 'evaluated'}${figure}`,
         );
       },
     },
@@ -150,11 +154,13 @@ async function sweep(flags: Flags): Promise<void> {
     return;
   }
   const rows = result.configs.map((c) => ({ config: c.config.name, summary: c.summary }));
+  const stratified = result.subset.stratifiedBy;
+  const kind = rows[0]?.summary.labels.kind ?? null;
   process.stdout.write(
-    `Sweep over ${result.subset.size} photos (stratified by articleType, seed ${result.subset.seed})` +
+    `Sweep over ${result.subset.size} photos (${stratified === null ? 'not stratified' : `stratified by ${stratified}`}, seed ${result.subset.seed})` +
       `${result.queries ? `, query photos from ${result.queries.dir} (at most ${result.queries.max})` : ''}:\n\n` +
       `${sweepTable(rows)}\n` +
-      `Best: ${result.best ?? '–'} (by leave-one-out articleType P@5, ties broken by recall@1)\n` +
+      `Best: ${result.best ?? '–'} (by ${kind === null ? 'recall@1' : `leave-one-out ${kind} P@5, ties broken by recall@1`})\n` +
       `Results: ${join(result.workDir, 'results.json')}; reports: ${join(result.workDir, '<config>', 'eval-report.html')}\n`,
   );
 }
@@ -176,7 +182,7 @@ export function registerEval(program: Command): void {
     )
     .option(
       '--street <dir>',
-      "shoppers' photos with class labels (images/, labels.csv, label-to-articletypes.json; e.g. street-dev)",
+      "shoppers' photos with class labels (images/, labels.csv, and label-to-kinds.json or label-to-articletypes.json mapping each label to values of the kind column; e.g. street-dev)",
     )
     .addOption(
       new Option('--similarity <kind>', "the similarity to evaluate (default: the index's own)").choices(
@@ -219,7 +225,10 @@ export function registerEval(program: Command): void {
       `compare embedding configurations (${SWEEP_CONFIGS.map((c) => c.name).join(', ')}) on a subset`,
     )
     .option('--images <dir>', 'with --sweep: the catalogue photos')
-    .option('--metadata <csv>', 'with --sweep: the catalogue metadata (styles.csv)')
+    .option(
+      '--metadata <csv>',
+      "with --sweep: the catalogue metadata (stratified by its schema's kind column)",
+    )
     .option(
       '--subset <n>',
       'with --sweep: photos in the stratified subset, at least (default 10000)',

@@ -2,6 +2,7 @@
 import { type Command, Option } from 'commander';
 import { defaultIndexDir } from '../../../config.js';
 import { buildHnsw, HNSW_DEFAULTS, HNSW_DTYPES, type HnswDtype } from '../../../index/hnsw.js';
+import { requireIndexFolder } from '../../../index/location/open.js';
 import { searchVectors } from '../../../similarity/open.js';
 import { positiveInt } from '../options.js';
 import { progressBar } from '../progress.js';
@@ -47,8 +48,10 @@ export function registerHnsw(program: Command): void {
     .option('--threads <n>', 'insertion threads (default: one per core)', positiveInt('--threads', 256))
     .action(async (flags: Flags) => {
       const progress = progressBar('vectors');
-      const info = await buildHnsw(flags.index, {
-        search: await searchVectors(flags.index),
+      // (A PostgreSQL store has its HNSW index in the database, built by the indexing run.)
+      const folder = requireIndexFolder(flags.index, 'an HNSW graph file');
+      const info = await buildHnsw(folder, {
+        search: await searchVectors(folder),
         dtype: flags.dtype,
         connectivity: flags.connectivity,
         expansionAdd: flags.expansionAdd,

@@ -2,15 +2,15 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { defaultIndexDir } from '../../../config.js';
 import type { QueryPrep } from '../../../images/query-prep.js';
-import { rederiveIndex } from '../../../index/builder.js';
-import { isPostgresUrl } from '../../../index/postgres/connection.js';
+import { requireIndexFolder } from '../../../index/location/open.js';
+import { rederiveIndex } from '../../../index/rederive.js';
 import { IndexError, readManifest } from '../../../index/store.js';
 import { log } from '../../../log.js';
 import { deriveSimilarity, recordedSimilarity } from '../../../similarity/derive.js';
 import { DEFAULT_EPOCHS, type TaskSpec } from '../../../similarity/learn.js';
 import type { FusionWeights } from '../../../similarity/model.js';
 import { parseQueryPrep, parseWeights, positiveInt } from '../options.js';
-import { stagedProgress } from '../progress.js';
+import { similarityProgress, stagedProgress } from '../progress.js';
 
 interface Flags {
   index: string;
@@ -21,7 +21,7 @@ interface Flags {
   epochs: number;
 }
 
-/** "articleType=1,baseColour=0.5" → tasks. */
+/** "<column>=1,<other column>=0.5" → tasks. */
 function parseTasks(value: string): TaskSpec[] {
   return value.split(',').map((part) => {
     const [column, weight = '1'] = part.split('=');
@@ -33,7 +33,10 @@ function parseTasks(value: string): TaskSpec[] {
   });
 }
 
-/** Relearns on the index's current products and vectors, with one progress bar per stage. */
+/**
+ * Relearns on the index's current products and vectors, with one progress bar per stage; from the
+ * facets of the catalogue schema recorded with the index (detected for indexes made before schemas).
+ */
 async function relearn(flags: Flags) {
   const stages = stagedProgress();
   try {
@@ -48,12 +51,7 @@ async function relearn(flags: Flags) {
         shopperWeights: flags.shopperWeights,
         query: flags.queryPrep,
         epochs: flags.epochs,
-        onStage: (stage, detail) => {
-          stages.stop();
-          log.info(`${stage === 'colours' ? 'colour descriptors' : 'learning the similarity'}: ${detail}`);
-        },
-        onProgress: (stage, done, total) =>
-          stages.update(stage, stage === 'colours' ? 'photos (colour)' : 'epochs (learning)', done, total),
+        ...similarityProgress(stages, (message) => log.info(message)),
       }),
     );
   } finally {
@@ -70,7 +68,7 @@ export function registerLearn(program: Command): void {
     .option('--index <dir>', 'the index folder', defaultIndexDir)
     .option(
       '--from <column=weight,...>',
-      'labelled columns to learn from (default: detected from the metadata)',
+      "labelled columns to learn from (default: the catalogue schema's facets that label enough products)",
       parseTasks,
     )
     .option(
@@ -90,8 +88,7 @@ export function registerLearn(program: Command): void {
     )
     .option('--epochs <n>', 'training epochs', positiveInt('--epochs', 1000), DEFAULT_EPOCHS)
     .action(async (flags: Flags) => {
-      if (isPostgresUrl(flags.index)) throw new Error('the learned similarity needs an index folder');
-      const manifest = await readManifest(flags.index);
+      const manifest = await readManifest(requireIndexFolder(flags.index, 'the learned similarity'));
       if (!manifest)
         throw new IndexError(`no index at ${flags.index} (build one with: lookalike index <images-dir>)`);
       const started = performance.now();

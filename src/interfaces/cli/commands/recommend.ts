@@ -3,8 +3,13 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import { defaultIndexDir } from '../../../config.js';
 import { DEVICES, type Device } from '../../../embeddings/runtime.js';
-import { parseWhere } from '../../../recommend/filters.js';
-import { Recommender, type SearchMode } from '../../../recommend/recommender.js';
+import { parseWhere } from '../../../index/filters.js';
+import {
+  Recommender,
+  type RecommendOptions,
+  type RecommendResult,
+  type SearchMode,
+} from '../../../recommend/recommender.js';
 import type { SimilarityKind } from '../../../similarity/model.js';
 import { resultsAsJson, resultsAsText } from '../format.js';
 import { addSearchOptions, LOCATION_HELP, positiveInt } from '../options.js';
@@ -45,40 +50,67 @@ function withQueryOptions(cmd: Command): Command {
     .addOption(new Option('--device <device>', 'inference device').choices(DEVICES).default('cpu'));
 }
 
-export function registerRecommend(program: Command): void {
-  withQueryOptions(
-    program
-      .command('recommend')
-      .description('the k catalogue products most similar to a photo')
-      .argument('<image>', 'a photo (JPEG, PNG, WebP, GIF, AVIF, TIFF)'),
-  ).action(async (image: string, flags: Flags) => {
-    const where = parseWhere(flags.where);
-    const recommender = await open(flags);
-    try {
-      const result = await recommender.recommend(image, { k: flags.k, where });
-      process.stdout.write(
-        flags.json ? resultsAsJson(result) : resultsAsText(`Most similar to ${image}:`, result),
-      );
-    } finally {
-      await recommender.close();
-    }
-  });
-
-  withQueryOptions(
-    program
-      .command('similar')
-      .description('"more like this": the k products most similar to a catalogue product')
-      .argument('<product-id>', 'id of a product in the index'),
-  ).action(async (id: string, flags: Flags) => {
-    const where = parseWhere(flags.where);
-    const recommender = await open(flags);
-    const result = await recommender.similar(id, { k: flags.k, where });
-    const name = recommender.product(id)?.name;
+/** Opens the index, answers one query with the flags' k and filters, prints the results, closes. */
+async function answer(
+  flags: Flags,
+  query: (r: Recommender, options: RecommendOptions) => Promise<RecommendResult>,
+  title: (r: Recommender) => string,
+): Promise<void> {
+  const where = parseWhere(flags.where);
+  const recommender = await open(flags);
+  try {
+    const result = await query(recommender, { k: flags.k, where });
     process.stdout.write(
       flags.json
-        ? resultsAsJson(result)
-        : resultsAsText(`More like ${id}${name ? ` (${name})` : ''}:`, result),
+        ? resultsAsJson(result, recommender.schema)
+        : resultsAsText(title(recommender), result, recommender.schema),
     );
+  } finally {
     await recommender.close();
-  });
+  }
+}
+
+interface QueryCommand {
+  name: string;
+  description: string;
+  argument: [string, string];
+  query: (r: Recommender, argument: string, options: RecommendOptions) => Promise<RecommendResult>;
+  title: (r: Recommender, argument: string) => string;
+}
+
+const COMMANDS: QueryCommand[] = [
+  {
+    name: 'recommend',
+    description: 'the k catalogue products most similar to a photo',
+    argument: ['<image>', 'a photo (JPEG, PNG, WebP, GIF, AVIF, TIFF)'],
+    query: (r, image, options) => r.recommend(image, options),
+    title: (_, image) => `Most similar to ${image}:`,
+  },
+  {
+    name: 'similar',
+    description: '"more like this": the k products most similar to a catalogue product',
+    argument: ['<product-id>', 'id of a product in the index'],
+    query: (r, id, options) => r.similar(id, options),
+    title: (r, id) => {
+      const name = r.product(id)?.name;
+      return `More like ${id}${name ? ` (${name})` : ''}:`;
+    },
+  },
+];
+
+export function registerRecommend(program: Command): void {
+  for (const c of COMMANDS) {
+    withQueryOptions(
+      program
+        .command(c.name)
+        .description(c.description)
+        .argument(...c.argument),
+    ).action((argument: string, flags: Flags) =>
+      answer(
+        flags,
+        (r, options) => c.query(r, argument, options),
+        (r) => c.title(r, argument),
+      ),
+    );
+  }
 }

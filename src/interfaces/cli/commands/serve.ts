@@ -1,21 +1,26 @@
 /** `lookalike serve`: the web page and the HTTP API over an index. */
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import { describeNotes, isCatalogueNote } from '../../../catalogue/catalogue.js';
 import { defaultIndexDir } from '../../../config.js';
-import { optionsForSpec } from '../../../embeddings/embedder.js';
 import { DEVICES, type Device } from '../../../embeddings/runtime.js';
-import { isPostgresUrl, redact } from '../../../index/postgres/connection.js';
-import { buildPgIndex } from '../../../index/postgres/indexer.js';
-import { readManifest } from '../../../index/store.js';
+import { optionsForSpec } from '../../../embeddings/spec.js';
+import { describeLocation, readStoreSpec } from '../../../index/location/open.js';
+import type { SearchMode } from '../../../index/port.js';
 import { log } from '../../../log.js';
-import type { SearchMode } from '../../../recommend/recommender.js';
 import type { SimilarityKind } from '../../../similarity/model.js';
+import { DEFAULT_UPLOAD_LIMITS } from '../../http/api/upload-limiter.js';
 import { startServer } from '../../http/server.js';
-import { DEFAULT_UPLOAD_LIMITS } from '../../http/upload-limiter.js';
-import { runFolderIndex } from '../folder-index.js';
-import { addSearchOptions, LOCATION_HELP, positiveInt } from '../options.js';
-import { progressBar } from '../progress.js';
+import {
+  addSchemaOptions,
+  addSearchOptions,
+  LOCATION_HELP,
+  positiveInt,
+  type SchemaFlags,
+  schemaOverrides,
+} from '../options.js';
+import { runIndex } from '../run-index.js';
 
-interface Flags {
+interface Flags extends SchemaFlags {
   index: string;
   store?: string;
   catalogue?: string;
@@ -53,55 +58,52 @@ function shutdownSignal(): Promise<NodeJS.Signals> {
 }
 
 /** Builds the index (or brings it up to date) before serving, with its progress on stderr. */
-async function updateIndex(
-  imagesDir: string,
-  location: string,
-  metadataPath: string | undefined,
-): Promise<void> {
-  if (isPostgresUrl(location)) {
-    const progress = progressBar('photos');
-    const onProgress = (done: number, total: number) => progress.update(done, total);
-    await buildPgIndex({ url: location, imagesDir, metadataPath, onProgress });
-    progress.stop();
-  } else {
-    const manifest = await readManifest(location);
-    const result = await runFolderIndex({
-      imagesDir,
-      outDir: location,
-      metadataPath,
-      embedder: manifest ? optionsForSpec(manifest.spec) : {},
-    });
-    if (result.skipped.length > 0)
-      log.warn(`${result.skipped.length} photos could not be read (see ${location}/skipped.json)`);
-  }
+async function updateIndex(imagesDir: string, location: string, flags: Flags): Promise<void> {
+  const spec = await readStoreSpec(location);
+  const result = await runIndex({
+    imagesDir,
+    location,
+    metadataPath: flags.metadata,
+    schema: schemaOverrides(flags),
+    embedder: spec ? optionsForSpec(spec) : {},
+  });
+  const failed = result.skipped.filter((s) => !isCatalogueNote(s)).length;
+  if (failed > 0) log.warn(`${failed} photos could not be indexed (see the index's skipped.json)`);
+  const notes = describeNotes(result.skipped);
+  if (notes) log.warn(`the metadata has ${notes}`);
 }
 
 export function registerServe(program: Command): void {
-  addSearchOptions(
-    program
+  addSchemaOptions(
+    addSearchOptions(
+      program
 
-      .command('serve')
-      .description('serve the web page and the HTTP API (JSON, documented at /api/docs) over an index')
-      .option('--index <location>', `the index to search: ${LOCATION_HELP}`, defaultIndexDir)
-      .option('--store <postgres-url>', 'serve a PostgreSQL + pgvector store (same as --index <url>)')
-      .option(
-        '--catalogue <images-dir>',
-        'first build the index from this folder of photos, or bring it up to date',
-      )
-      .option('--metadata <csv>', 'with --catalogue: the product metadata CSV (e.g. styles.csv)')
-      .option('--port <n>', 'port to listen on (0: any free port)', port, 8080)
-      .option('--host <host>', 'interface to listen on (0.0.0.0: every interface)', '127.0.0.1')
-      .addOption(new Option('--device <device>', 'inference device').choices(DEVICES).default('cpu'))
-      .option(
-        '--queue <n>',
-        'uploads that may wait for the model before the server answers 503',
-        positiveInt('--queue', 10_000),
-        DEFAULT_UPLOAD_LIMITS.maxWaiting,
-      ),
+        .command('serve')
+        .description('serve the web page and the HTTP API (JSON, documented at /api/docs) over an index')
+        .option('--index <location>', `the index to search: ${LOCATION_HELP}`, defaultIndexDir)
+        .option('--store <postgres-url>', 'serve a PostgreSQL + pgvector store (same as --index <url>)')
+        .option(
+          '--catalogue <images-dir>',
+          'first build the index from this folder of photos, or bring it up to date',
+        )
+        .option(
+          '--metadata <file>',
+          'with --catalogue: the product metadata, CSV or JSON Lines (e.g. styles.csv)',
+        )
+        .option('--port <n>', 'port to listen on (0: any free port)', port, 8080)
+        .option('--host <host>', 'interface to listen on (0.0.0.0: every interface)', '127.0.0.1')
+        .addOption(new Option('--device <device>', 'inference device').choices(DEVICES).default('cpu'))
+        .option(
+          '--queue <n>',
+          'uploads that may wait for the model before the server answers 503',
+          positiveInt('--queue', 10_000),
+          DEFAULT_UPLOAD_LIMITS.maxWaiting,
+        ),
+    ),
   ).action(async (flags: Flags) => {
     const location = flags.store ?? flags.index;
-    if (flags.catalogue) await updateIndex(flags.catalogue, location, flags.metadata);
-    log.info(`loading the index at ${isPostgresUrl(location) ? redact(location) : location} and the model`);
+    if (flags.catalogue) await updateIndex(flags.catalogue, location, flags);
+    log.info(`loading the index at ${describeLocation(location)} and the model`);
     const server = await startServer({
       indexDir: location,
       search: flags.search,

@@ -1,31 +1,33 @@
-/** GET /api/facets (filter values for the page's dropdowns) and GET /api/health. */
-import type { FastifyPluginAsync } from 'fastify';
+/** GET /api/facets (the catalogue's filters and their values, for the page's controls) and GET /api/health. */
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Recommender } from '../../../recommend/recommender.js';
-import type { ApiFacets, ApiHealth } from '../contract.js';
-import { computeFacets } from '../facets.js';
-import type { UploadLimiter } from '../upload-limiter.js';
+import type { ApiHealth } from '../api/contract.js';
+import { facetsJson } from '../api/present.js';
+import { facetsZ, healthZ } from '../api/schemas.js';
+import type { UploadLimiter } from '../api/upload-limiter.js';
 
 export interface CatalogueRoutesOptions {
   recommender: Recommender;
   limiter: UploadLimiter;
 }
 
-export const catalogueRoutes: FastifyPluginAsync<CatalogueRoutesOptions> = async (
+export const catalogueRoutes: FastifyPluginAsyncZod<CatalogueRoutesOptions> = async (
   app,
   { recommender, limiter },
 ) => {
-  const facets = computeFacets(recommender.items);
+  const facets = facetsJson(recommender);
   const started = performance.now();
 
-  app.get<{ Reply: ApiFacets }>(
+  app.get(
     '/api/facets',
     {
       schema: {
         tags: ['catalogue'],
-        summary: 'Filter values',
+        summary: 'Filters and their values',
         description:
-          'Distinct values of each filterable column and how many indexed products have each, most frequent first.',
-        response: { 200: { $ref: 'Facets#' } },
+          "The catalogue's filters (the facets of its schema, in the order to show them), each with its distinct values " +
+          'and how many indexed products have each, most frequent first; and which facets say the kind and the colour of a product.',
+        response: { 200: facetsZ },
       },
     },
     async (_request, reply) => {
@@ -34,27 +36,27 @@ export const catalogueRoutes: FastifyPluginAsync<CatalogueRoutesOptions> = async
     },
   );
 
-  app.get<{ Reply: ApiHealth }>(
+  app.get(
     '/api/health',
     {
       schema: {
         tags: ['service'],
         summary: 'Service health: index size, embedding spec, inference device, upload queue',
-        response: { 200: { $ref: 'Health#' } },
+        response: { 200: healthZ },
       },
     },
-    async (_request, reply) => {
+    async (_request, reply): Promise<ApiHealth> => {
       const { manifest } = recommender;
       const embedder = await recommender.getEmbedder();
       reply.header('cache-control', 'no-store');
       return {
-        status: 'ok' as const,
+        status: 'ok',
         index: {
           count: manifest.count,
           generation: manifest.generation,
           updatedAt: manifest.updatedAt,
           skipped: manifest.skipped,
-          store: manifest.store,
+          store: manifest.kind,
           search: manifest.search,
           similarity: manifest.similarity,
         },

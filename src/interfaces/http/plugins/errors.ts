@@ -3,9 +3,9 @@
  * 404. Server faults are logged in full and answered without details (never a stack trace).
  */
 import type { FastifyError } from 'fastify';
-import type { ApiErrorBody } from '../contract.js';
-import { toApiError } from '../error-map.js';
-import { shared } from '../plugin.js';
+import type { ApiErrorBody } from '../api/contract.js';
+import { toApiError } from '../api/error-map.js';
+import { shared } from './shared.js';
 
 export const errors = shared('lookalike-errors', async (app) => {
   app.setErrorHandler<FastifyError>((err, request, reply) => {

@@ -5,10 +5,11 @@
 import { open } from 'node:fs/promises';
 import { extname } from 'node:path';
 import type { FastifyPluginAsync } from 'fastify';
+import { z } from 'zod';
 import type { IndexItem } from '../../../index/store.js';
 import type { Recommender } from '../../../recommend/recommender.js';
-import { ApiError } from '../api-error.js';
-import { errorResponses, type IdParams, idParamsSchema } from '../schemas.js';
+import { ApiError } from '../api/api-error.js';
+import { errorResponses, idParamsZ } from '../api/schemas.js';
 
 const CONTENT_TYPES: Readonly<Record<string, string>> = {
   '.jpg': 'image/jpeg',
@@ -31,7 +32,8 @@ export const imageRoutes: FastifyPluginAsync<ImageRoutesOptions> = async (app, {
   const byId = new Map<string, IndexItem>(recommender.items.map((item) => [item.id, item]));
   const cacheControl = `public, max-age=${maxAge ?? 86_400}`;
 
-  app.get<{ Params: IdParams }>(
+  // Typed by hand from the params schema: the answer is a file stream, not a value of the 200 schema.
+  app.get<{ Params: z.output<typeof idParamsZ> }>(
     '/images/:id',
     {
       schema: {
@@ -39,11 +41,15 @@ export const imageRoutes: FastifyPluginAsync<ImageRoutesOptions> = async (app, {
         summary: "A product's catalogue photo",
         description:
           'Only photos of indexed products are served. Cached for a day, with the photo hash as ETag. Errors: 404 no such product.',
-        params: idParamsSchema,
-        produces: ['image/jpeg', 'image/png', 'image/webp', 'image/gif', 'image/avif', 'image/tiff'],
+        params: idParamsZ,
         response: {
-          200: { description: 'The photo', type: 'string', format: 'binary' },
-          304: { description: 'Not modified', type: 'null' },
+          200: {
+            description: 'The photo',
+            content: Object.fromEntries(
+              [...new Set(Object.values(CONTENT_TYPES))].map((type) => [type, { schema: z.file() }]),
+            ),
+          },
+          304: z.undefined().describe('Not modified'),
           ...errorResponses,
         },
       },

@@ -1,23 +1,48 @@
 /**
- * The OpenAPI document (built from the routes' JSON schemas) at /api/openapi.json, and Swagger UI
- * at /api/docs. Registered before the routes, which it collects as they are added.
+ * The OpenAPI document at /api/openapi.json, and Swagger UI at /api/docs, made from the routes'
+ * zod schemas (fastify-type-provider-zod's transforms); the shared answers (Product, Results,
+ * Error...) are components. Registered before the routes, which it collects as they are added.
  */
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import type { FastifySchema } from 'fastify';
-import { shared } from '../plugin.js';
-import { sharedSchemas } from '../schemas.js';
+import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
+import type { z } from 'zod';
+import { shared } from './shared.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
     /** A multipart/form-data body, for the OpenAPI document only: the route reads the parts itself. */
-    multipartBody?: Record<string, unknown>;
+    multipartBody?: z.ZodType;
   }
 }
 
-export const openapi = shared<{ version: string }>('lookalike-openapi', async (app, { version }) => {
-  for (const schema of sharedSchemas) app.addSchema(schema);
+type Document = ReturnType<typeof jsonSchemaTransformObject>;
 
+const REF = /"#\/components\/schemas\/([^"]+)"/g;
+
+/**
+ * Leaves out the components nothing refers to: the library emits every schema with an id twice
+ * (as request and as answer: `Product` and `ProductInput`), and answers are all this API names.
+ */
+function referencedComponents(document: Document): Document {
+  if (!('components' in document) || !document.components?.schemas) return document;
+  const schemas = document.components.schemas as Record<string, unknown>;
+  const { components: _, ...rest } = document;
+  const wanted = new Set<string>();
+  const visit = (json: string) => {
+    for (const [, name] of json.matchAll(REF)) {
+      if (name && !wanted.has(name) && name in schemas) {
+        wanted.add(name);
+        visit(JSON.stringify(schemas[name]));
+      }
+    }
+  };
+  visit(JSON.stringify(rest));
+  const kept = Object.fromEntries(Object.entries(schemas).filter(([name]) => wanted.has(name)));
+  return { ...document, components: { ...document.components, schemas: kept } } as Document;
+}
+
+export const openapi = shared<{ version: string }>('lookalike-openapi', async (app, { version }) => {
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
@@ -25,7 +50,8 @@ export const openapi = shared<{ version: string }>('lookalike-openapi', async (a
         title: 'Lookalike API',
         version,
         description:
-          'A photo in, the most visually similar catalogue products out. Errors are JSON: `{"error": {"code", "message"}}`.',
+          'A photo in, the most visually similar catalogue products out. Products carry their metadata by column; ' +
+          'GET /api/facets says which columns are filters. Errors are JSON: `{"error": {"code", "message"}}`.',
       },
       tags: [
         { name: 'search', description: 'Recommendations for a photo or a product' },
@@ -33,17 +59,13 @@ export const openapi = shared<{ version: string }>('lookalike-openapi', async (a
         { name: 'service', description: 'Health of the service' },
       ],
     },
-    refResolver: {
-      buildLocalReference: (json, _baseUri, _fragment, i) =>
-        typeof json.$id === 'string' ? json.$id : `def-${i}`,
+    transform: (document) => {
+      const body = document.route.config?.multipartBody;
+      if (!body) return jsonSchemaTransform(document);
+      const schema = { ...document.schema, body, consumes: ['multipart/form-data'] };
+      return jsonSchemaTransform({ ...document, schema });
     },
-    transform: ({ schema, url, route }) => {
-      const body = route.config?.multipartBody;
-      const documented: FastifySchema = body
-        ? { ...schema, body, consumes: ['multipart/form-data'] }
-        : (schema ?? {});
-      return { schema: documented, url };
-    },
+    transformObject: (document) => referencedComponents(jsonSchemaTransformObject(document)),
   });
 
   await app.register(swaggerUi, { routePrefix: '/api/docs', staticCSP: true });

@@ -1,25 +1,26 @@
 /** GET /api/products/:id and GET /api/products/:id/similar ("more like this"). */
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { type Recommender, UnknownProductError } from '../../../recommend/recommender.js';
-import type { ApiProduct, ApiResults } from '../contract.js';
-import { productJson, resultsJson } from '../present.js';
-import { errorResponses, type IdParams, idParamsSchema, searchQuerySchema } from '../schemas.js';
-import { recommendOptions, type SearchQuery } from '../search-options.js';
+import { facetsJson, filterParameters, productJson, resultsJson } from '../api/present.js';
+import { errorResponses, idParamsZ, productZ, resultsZ, searchQueryZ } from '../api/schemas.js';
+import { recommendOptions } from '../api/search-options.js';
 
 export interface ProductRoutesOptions {
   recommender: Recommender;
 }
 
-export const productRoutes: FastifyPluginAsync<ProductRoutesOptions> = async (app, { recommender }) => {
-  app.get<{ Params: IdParams; Reply: ApiProduct }>(
+export const productRoutes: FastifyPluginAsyncZod<ProductRoutesOptions> = async (app, { recommender }) => {
+  const searchQuery = searchQueryZ(filterParameters(facetsJson(recommender)));
+
+  app.get(
     '/api/products/:id',
     {
       schema: {
         tags: ['catalogue'],
         summary: 'A product of the index',
         description: 'Errors: 404 no such product in the index.',
-        params: idParamsSchema,
-        response: { 200: { $ref: 'Product#' }, ...errorResponses },
+        params: idParamsZ,
+        response: { 200: productZ, ...errorResponses },
       },
     },
     async (request) => {
@@ -29,17 +30,18 @@ export const productRoutes: FastifyPluginAsync<ProductRoutesOptions> = async (ap
     },
   );
 
-  app.get<{ Params: IdParams; Querystring: SearchQuery; Reply: ApiResults }>(
+  app.get(
     '/api/products/:id/similar',
     {
       schema: {
         tags: ['search'],
         summary: 'More like this: products that look like a catalogue product',
         description:
-          'The product itself (and other listings of its very photo) is left out. Errors: 400 bad parameter, 404 no such product.',
-        params: idParamsSchema,
-        querystring: searchQuerySchema,
-        response: { 200: { $ref: 'Results#' }, ...errorResponses },
+          "The product itself (and other listings of its very photo) is left out. The filters are the catalogue's facets (see /api/facets). " +
+          'Errors: 400 bad or unknown parameter, 404 no such product.',
+        params: idParamsZ,
+        querystring: searchQuery,
+        response: { 200: resultsZ, ...errorResponses },
       },
     },
     async (request) =>

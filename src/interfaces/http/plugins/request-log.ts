@@ -1,5 +1,5 @@
 /** One log line per finished request: method, URL, status and time taken. */
-import { shared } from '../plugin.js';
+import { shared } from './shared.js';
 
 export const requestLog = shared('lookalike-request-log', async (app) => {
   app.addHook('onResponse', async (request, reply) => {

@@ -5,17 +5,16 @@
  */
 import multipart from '@fastify/multipart';
 import type { FastifyRequest } from 'fastify';
-import { ApiError } from '../api-error.js';
-import { FILTER_COLUMNS, MAX_UPLOAD_BYTES } from '../contract.js';
-import { shared } from '../plugin.js';
+import { ApiError } from '../api/api-error.js';
+import { IMAGE_FIELD, MAX_UPLOAD_BYTES } from '../api/contract.js';
+import { shared } from './shared.js';
 
 export interface UploadsOptions {
   /** Largest accepted photo in bytes (default MAX_UPLOAD_BYTES). */
   maxBytes?: number;
+  /** How many filters a search can take (the catalogue's facets): each may be given twice, as k may. */
+  filters: number;
 }
-
-/** The form field that carries the photo. */
-export const IMAGE_FIELD = 'image';
 
 export interface ImageUpload {
   data: Buffer;
@@ -29,10 +28,10 @@ export const uploads = shared<UploadsOptions>('lookalike-uploads', async (app, o
     limits: {
       fileSize: options.maxBytes ?? MAX_UPLOAD_BYTES,
       files: 1,
-      fields: 2 * (FILTER_COLUMNS.length + 1),
+      fields: 2 * (options.filters + 1),
       fieldSize: 1000,
       fieldNameSize: 100,
-      parts: 2 * (FILTER_COLUMNS.length + 1) + 1,
+      parts: 2 * (options.filters + 1) + 1,
       headerPairs: 100,
     },
   });

@@ -1,11 +1,11 @@
 /** Metadata filters: `column=value` pairs. Values of one column are alternatives; columns combine. */
-import type { IndexItem } from '../index/store.js';
+import type { IndexItem } from './store.js';
 
 export type Filters = Record<string, string[]>;
 
 export class FilterError extends Error {}
 
-/** Parses `--where articleType=Tshirts --where gender=Men` style pairs. */
+/** Parses `--where brand=Acme --where colour=Black` style pairs. */
 export function parseWhere(pairs: readonly string[]): Filters {
   const filters: Filters = {};
   for (const pair of pairs) {

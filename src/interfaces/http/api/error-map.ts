@@ -1,9 +1,10 @@
 /** Which HTTP answer each failure gets. Anything not recognised here is a 500 whose details stay in the log. */
-import { type ImageErrorCode, isImageError } from '../../images/errors.js';
-import { FilterError } from '../../recommend/filters.js';
-import { UnknownProductError } from '../../recommend/recommender.js';
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { type ImageErrorCode, isImageError } from '../../../images/errors.js';
+import { FilterError } from '../../../index/filters.js';
+import { UnknownProductError } from '../../../recommend/recommender.js';
 import { ApiError } from './api-error.js';
-import { FILTER_COLUMNS, MAX_UPLOAD_BYTES } from './contract.js';
+import { MAX_UPLOAD_BYTES } from './contract.js';
 
 const IMAGE_STATUS: Record<ImageErrorCode, [number, ApiError['code']]> = {
   empty: [400, 'empty'],
@@ -46,26 +47,20 @@ const FRAMEWORK: Record<string, [number, ApiError['code'], string]> = {
 interface FrameworkError {
   code?: unknown;
   statusCode?: unknown;
-  validation?: unknown;
-  validationContext?: unknown;
   message?: unknown;
 }
 
-interface ValidationIssue {
-  keyword?: string;
-  params?: { additionalProperty?: unknown };
-}
-
-/** Fastify's message, except that an unknown parameter is named. */
-function validationMessage(e: FrameworkError, message: string): string {
-  const issue = (e.validation as ValidationIssue[])[0];
-  const extra = issue?.params?.additionalProperty;
-  if (issue?.keyword === 'additionalProperties' && typeof extra === 'string') {
-    return e.validationContext === 'querystring'
-      ? `unknown query parameter "${extra}"; expected k or a filter: ${FILTER_COLUMNS.join(', ')}`
-      : `unknown property "${extra}"`;
-  }
-  return message;
+/**
+ * A request that its route's zod schema refused: the schemas' own messages (they name the
+ * parameter, or the accepted ones), prefixed with the parameter where they do not.
+ */
+function validationMessage(issues: readonly { instancePath: string; message?: string }[]): string {
+  return issues
+    .map(({ instancePath, message = 'is not valid' }) => {
+      const name = instancePath.replace(/^\//, '').replaceAll('/', '.');
+      return name && !message.includes(name) ? `${name}: ${message}` : message;
+    })
+    .join('; ');
 }
 
 export function toApiError(err: unknown): ApiError | undefined {
@@ -76,10 +71,12 @@ export function toApiError(err: unknown): ApiError | undefined {
   }
   if (err instanceof FilterError) return new ApiError(400, 'bad-filter', err.message);
   if (err instanceof UnknownProductError) return new ApiError(404, 'unknown-product', err.message);
+  if (hasZodFastifySchemaValidationErrors(err)) {
+    return new ApiError(400, 'bad-request', validationMessage(err.validation));
+  }
   if (typeof err !== 'object' || err === null) return undefined;
   const e = err as FrameworkError;
   const message = typeof e.message === 'string' ? e.message : 'bad request';
-  if (Array.isArray(e.validation)) return new ApiError(400, 'bad-request', validationMessage(e, message));
   const known = typeof e.code === 'string' ? FRAMEWORK[e.code] : undefined;
   if (known) return new ApiError(known[0], known[1], known[2]);
   // Other client errors raised by Fastify (malformed requests): their message is safe to show.

@@ -1,16 +1,16 @@
 /** The `lookalike` command-line program. */
 import { Command } from 'commander';
-import { isImageError } from '../../images/errors.js';
-import { registerClassify } from './commands/classify.js';
-import { registerEmbed } from './commands/embed.js';
-import { registerEval } from './commands/eval.js';
-import { registerHnsw } from './commands/hnsw.js';
-import { registerIndex } from './commands/index.js';
-import { registerLearn } from './commands/learn.js';
-import { registerRecommend } from './commands/recommend.js';
-import { registerServe } from './commands/serve.js';
-import { registerSetup } from './commands/setup.js';
-import { EXIT_FAILURE } from './exit.js';
+import { isImageError } from '../../../images/errors.js';
+import { EXIT_FAILURE } from '../exit.js';
+import { registerClassify } from './classify.js';
+import { registerEmbed } from './embed.js';
+import { registerEval } from './eval.js';
+import { registerHnsw } from './hnsw.js';
+import { registerIndex } from './index.js';
+import { registerLearn } from './learn.js';
+import { registerRecommend } from './recommend.js';
+import { registerServe } from './serve.js';
+import { registerSetup } from './setup.js';
 
 export function buildProgram(): Command {
   const program = new Command('lookalike')

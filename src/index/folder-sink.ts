@@ -1,0 +1,266 @@
+/**
+ * The index folder as an indexing run's sink: incremental (only new or changed photos are
+ * embedded; products gone from the catalogue are dropped; identical photos are embedded once),
+ * resumable (each claim's vectors are a checkpoint), crash-safe (a generation is committed
+ * atomically) and tolerant of bad photos (skipped and reported in skipped.json).
+ */
+import { mkdir, rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { Skipped } from '../catalogue/catalogue.js';
+import { describeSpec, type EmbeddingSpec, sameSpec } from '../embeddings/spec.js';
+import { writeJsonDurably } from '../io/durable.js';
+import { Checkpoint, workDir } from './checkpoint.js';
+import { lockFolder } from './lock.js';
+import type {
+  IndexSink,
+  Job,
+  JobResult,
+  KnownPhoto,
+  PlannedCatalogue,
+  PlanSummary,
+  SinkSummary,
+} from './pipeline.js';
+import type { IndexItem } from './port.js';
+import {
+  commitIndex,
+  type DerivedSpec,
+  type ExtraFile,
+  type IndexData,
+  IndexError,
+  type IndexManifest,
+  loadIndex,
+  readManifest,
+  removeStale,
+} from './store.js';
+
+export interface DeriveInput {
+  outDir: string;
+  imagesDir: string;
+  items: IndexItem[];
+  /** count x dim, row order. */
+  vectors: Float32Array;
+  dim: number;
+  /** The index as it was before this run, if any (and not --rebuild). */
+  previous?: IndexData;
+}
+
+export interface Derived {
+  spec: DerivedSpec;
+  files: ExtraFile[];
+  /** True when the layer is exactly as the previous generation has it. */
+  unchanged: boolean;
+}
+
+export interface FolderSinkOptions {
+  /** Ignore the existing index and its checkpoints: embed everything again. */
+  rebuild?: boolean;
+  /** Other index folders whose vectors may be reused for identical photos (same spec only). */
+  seedFrom?: string[];
+  /** A layer computed from the new generation before it is committed (the similarity). */
+  derive?: (input: DeriveInput) => Promise<Derived>;
+}
+
+export const INDEX_LOCK = { file: '.lock', what: 'indexing run', staleMs: 10_000 } as const;
+
+export class FolderSink implements IndexSink {
+  private release?: () => Promise<void>;
+  private spec?: EmbeddingSpec;
+  private existing?: IndexData;
+  private checkpoint?: Checkpoint;
+  /** Vectors by content hash: from the previous index, checkpoints and seeds, then this run. */
+  private readonly vectors = new Map<string, Float32Array>();
+  private catalogue?: PlannedCatalogue;
+  private queue: Job[] = [];
+  private readonly failed = new Map<string, { code: string; reason: string }>();
+  private done = 0;
+  private total = 0;
+
+  constructor(
+    private readonly dir: string,
+    private readonly options: FolderSinkOptions = {},
+  ) {}
+
+  get location(): string {
+    return this.dir;
+  }
+
+  async begin(spec: EmbeddingSpec): Promise<Map<string, KnownPhoto>> {
+    this.spec = spec;
+    await mkdir(this.dir, { recursive: true });
+    this.release = await lockFolder(this.dir, INDEX_LOCK);
+    const manifest = this.options.rebuild ? undefined : await readManifest(this.dir);
+    if (manifest && !sameSpec(manifest.spec, spec)) {
+      throw new IndexError(
+        `the index at ${this.dir} was built with ${describeSpec(manifest.spec)}, not ${describeSpec(spec)}; ` +
+          'pass --rebuild to re-embed everything with the new options, or choose another --out',
+      );
+    }
+    await removeStale(this.dir, manifest);
+    this.existing = manifest ? await loadIndex(this.dir) : undefined;
+    if (this.options.rebuild) await rm(workDir(this.dir), { recursive: true, force: true });
+    this.checkpoint = await Checkpoint.open(this.dir, spec);
+    for (const [hash, v] of await this.checkpoint.load(spec.dim)) this.vectors.set(hash, v);
+    const known = new Map<string, KnownPhoto>();
+    if (this.existing) this.adopt(this.existing, known);
+    for (const seedDir of this.options.seedFrom ?? []) {
+      const seed = await readManifest(seedDir).catch(() => undefined);
+      if (seed && sameSpec(seed.spec, spec) && resolve(seedDir) !== this.dir)
+        this.adopt(await loadIndex(seedDir));
+    }
+    return known;
+  }
+
+  /** Takes the vectors of an index (the previous generation, or a seed) by content hash. */
+  private adopt(data: IndexData, known?: Map<string, KnownPhoto>): void {
+    const dim = data.manifest.dim;
+    data.items.forEach((item, row) => {
+      known?.set(item.id, item);
+      if (!this.vectors.has(item.hash))
+        this.vectors.set(item.hash, data.vectors.subarray(row * dim, (row + 1) * dim));
+    });
+  }
+
+  async plan(catalogue: PlannedCatalogue): Promise<PlanSummary> {
+    this.catalogue = catalogue;
+    if (catalogue.products.length === 0 && catalogue.skipped.length === 0) {
+      throw new IndexError(`no photos in ${catalogue.imagesDir}`);
+    }
+    const queued = new Set<string>();
+    for (const p of catalogue.products) {
+      if (this.vectors.has(p.hash) || queued.has(p.hash)) continue;
+      queued.add(p.hash);
+      this.queue.push({ hash: p.hash, id: p.id, file: p.file });
+    }
+    this.total = this.queue.length;
+    const current = new Set(catalogue.products.map((p) => p.id));
+    return {
+      total: catalogue.products.length,
+      toEmbed: this.queue.length,
+      reused: catalogue.products.filter((p) => this.vectors.has(p.hash)).length,
+      removed: this.existing?.items.filter((i) => !current.has(i.id)).length ?? 0,
+    };
+  }
+
+  async claim(max: number): Promise<Job[]> {
+    return this.queue.splice(0, max);
+  }
+
+  async write(results: JobResult[]): Promise<void> {
+    const fresh: [string, Float32Array][] = [];
+    for (const r of results) {
+      if (r.vector) {
+        this.vectors.set(r.job.hash, r.vector);
+        fresh.push([r.job.hash, r.vector]);
+      } else if (r.error) this.failed.set(r.job.hash, r.error);
+    }
+    await this.checkpoint?.save(fresh);
+    this.done += results.length;
+  }
+
+  async progress(): Promise<{ done: number; total: number }> {
+    return { done: this.done, total: this.total };
+  }
+
+  async finish(): Promise<SinkSummary> {
+    const catalogue = this.catalogue as PlannedCatalogue;
+    const spec = this.spec as EmbeddingSpec;
+    const skipped: Skipped[] = [...catalogue.skipped];
+    const items: IndexItem[] = [];
+    const rows: Float32Array[] = [];
+    for (const p of catalogue.products) {
+      const vector = this.vectors.get(p.hash);
+      if (!vector) {
+        const failure = this.failed.get(p.hash) ?? { code: 'unknown', reason: 'not embedded' };
+        skipped.push({ id: p.id, file: p.file, ...failure });
+        continue;
+      }
+      items.push({
+        id: p.id,
+        file: p.file,
+        hash: p.hash,
+        bytes: p.bytes,
+        mtimeMs: p.mtimeMs,
+        metadata: p.metadata,
+      });
+      rows.push(vector);
+    }
+    skipped.sort((a, b) => a.file.localeCompare(b.file) || a.id.localeCompare(b.id));
+    const existing = this.existing;
+    const sameData =
+      existing !== undefined &&
+      existing.manifest.imagesDir === catalogue.imagesDir &&
+      existing.manifest.metadataPath === catalogue.metadataPath &&
+      JSON.stringify(existing.manifest.schema) === JSON.stringify(catalogue.schema) &&
+      existing.manifest.skipped === skipped.length &&
+      JSON.stringify(existing.items) === JSON.stringify(items);
+    // The same items in the same order have the same vectors: no need to assemble them again.
+    let vectors: Float32Array;
+    if (sameData && existing) vectors = existing.vectors;
+    else {
+      vectors = new Float32Array(items.length * spec.dim);
+      rows.forEach((v, i) => {
+        vectors.set(v, i * spec.dim);
+      });
+    }
+    const derived = await this.options.derive?.({
+      outDir: this.dir,
+      imagesDir: catalogue.imagesDir,
+      items,
+      vectors,
+      dim: spec.dim,
+      previous: existing,
+    });
+    // Without a derive hook, a layer recorded with the index is kept while the data is the same.
+    const unchanged = sameData && (derived?.unchanged ?? true);
+    const kept = derived ? derived.spec : existing?.manifest.similarity;
+    if (!unchanged && !derived && kept && kept.kind !== 'original') {
+      throw new IndexError(
+        `the index at ${this.dir} has a ${kept.kind} similarity that this run cannot update; index it with lookalike index`,
+      );
+    }
+    let manifest = existing?.manifest as IndexManifest;
+    if (!unchanged) {
+      const now = new Date().toISOString();
+      manifest = await commitIndex(
+        this.dir,
+        {
+          spec,
+          dim: spec.dim,
+          imagesDir: catalogue.imagesDir,
+          ...(catalogue.metadataPath ? { metadataPath: catalogue.metadataPath } : {}),
+          schema: catalogue.schema,
+          createdAt: existing?.manifest.createdAt ?? now,
+          updatedAt: now,
+          skipped: skipped.length,
+          ...(kept ? { similarity: kept } : {}),
+        },
+        items,
+        vectors,
+        derived?.files,
+      );
+    }
+    await writeJsonDurably(join(this.dir, 'skipped.json'), skipped);
+    await this.checkpoint?.discard();
+    await this.unlock();
+    const s = manifest.spec;
+    return {
+      kind: 'files',
+      count: manifest.count,
+      committed: !unchanged,
+      skipped,
+      description:
+        `${s.pooling} pooling, ${s.resize}, ${s.channelOrder}, ` +
+        `${manifest.similarity?.kind ?? 'original'} similarity, generation ${manifest.generation}`,
+    };
+  }
+
+  async abort(): Promise<void> {
+    await this.unlock();
+  }
+
+  private async unlock(): Promise<void> {
+    const release = this.release;
+    this.release = undefined;
+    await release?.();
+  }
+}
