@@ -3,7 +3,7 @@
  * does not share its event loop) over an index, and autocannon driving POST /api/recommend with
  * real 224x224 catalogue photos, rotating among several.
  *
- *   npm run bench:load [-- --index <dir> --connections 16 --duration 30 --photos 8 --json]
+ *   npm run bench:load [-- --index <dir> --similarity learned|original --connections 16 --duration 30 --photos 8 --json]
  */
 import { fork } from 'node:child_process';
 import { readdirSync } from 'node:fs';
@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { datasetsDir, defaultIndexDir } from '../src/config.js';
 import { startServer } from '../src/interfaces/http/server.js';
+import { SIMILARITIES, type SimilarityKind } from '../src/similarity/model.js';
 
 const { values } = parseArgs({
   options: {
@@ -25,8 +26,12 @@ const { values } = parseArgs({
     queue: { type: 'string', default: '64' },
     json: { type: 'boolean', default: false },
     serve: { type: 'boolean', default: false },
+    similarity: { type: 'string' },
   },
 });
+if (values.similarity !== undefined && !(SIMILARITIES as readonly string[]).includes(values.similarity)) {
+  throw new Error(`--similarity must be one of ${SIMILARITIES.join(', ')}`);
+}
 
 function positive(name: string, value: string | undefined): number {
   const n = Number(value);
@@ -46,6 +51,7 @@ async function serve(): Promise<void> {
   try {
     const server = await startServer({
       indexDir: values.index,
+      similarity: values.similarity as SimilarityKind | undefined,
       host: '127.0.0.1',
       port: 0,
       uploadLimits: { maxWaiting: positive('queue', values.queue) },
@@ -119,7 +125,7 @@ async function run(): Promise<void> {
 
     process.stderr.write(
       `POST /api/recommend: ${connections} connections for ${duration} s, rotating ${uploads.length} photos ` +
-        `(index of ${ready.count} products, model on ${ready.device})\n`,
+        `(index of ${ready.count} products, ${values.similarity ?? "the index's own"} similarity, model on ${ready.device})\n`,
     );
     let next = 0;
     const result = await autocannon({

@@ -140,7 +140,7 @@ describe('a shop catalogue end to end (CLI, recommender, server)', () => {
     ]);
     assert.match(stdout, new RegExp(`Indexed ${shop.rows.length} products`));
     assert.match(stderr, /facets=brand,colour,category kind=category/);
-    assert.match(stderr, /2 metadata rows without a photo/);
+    assert.match(stderr, /the metadata has 2 rows without a photo/);
     const index = await loadIndex(out);
     assert.equal(index.manifest.schema?.idColumn, 'sku');
     assert.deepEqual(index.manifest.schema?.facets, ['brand', 'colour', 'category']);

@@ -48,7 +48,7 @@ export function describeNotes(skipped: readonly Skipped[]): string {
   const rows = skipped.filter((s) => s.code === 'no-photo').length;
   const dups = skipped.filter((s) => s.code === 'duplicate-id').length;
   return [
-    rows ? `${rows} metadata rows without a photo` : '',
+    rows ? `${rows} rows without a photo` : '',
     dups ? `${dups} duplicate ids (the last row wins)` : '',
   ]
     .filter(Boolean)
