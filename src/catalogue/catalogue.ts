@@ -47,10 +47,7 @@ export const isCatalogueNote = (s: Skipped): boolean => NOTE_CODES.has(s.code);
 export function describeNotes(skipped: readonly Skipped[]): string {
   const rows = skipped.filter((s) => s.code === 'no-photo').length;
   const dups = skipped.filter((s) => s.code === 'duplicate-id').length;
-  return [
-    rows ? `${rows} rows without a photo` : '',
-    dups ? `${dups} duplicate ids (the last row wins)` : '',
-  ]
+  return [rows ? `${rows} rows without a photo` : '', dups ? `${dups} duplicate ids (the last row wins)` : '']
     .filter(Boolean)
     .join(', ');
 }
