@@ -5,7 +5,6 @@
  *
  *   npm run bench:load [-- --index <dir> --similarity learned|original --connections 16 --duration 30 --photos 8 --json]
  */
-import { fork } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -13,8 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { datasetsDir, defaultIndexDir } from '../src/config.js';
-import { startServer } from '../src/interfaces/http/server.js';
 import { SIMILARITIES, type SimilarityKind } from '../src/similarity/model.js';
+import { serveInChild, startChildServer } from './support/child-server.js';
 
 const { values } = parseArgs({
   options: {
@@ -37,35 +36,6 @@ function positive(name: string, value: string | undefined): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer (got ${value})`);
   return n;
-}
-
-interface ServeMessage {
-  url?: string;
-  count?: number;
-  device?: string;
-  error?: string;
-}
-
-/** Child mode: run the server and report its URL to the parent. */
-async function serve(): Promise<void> {
-  try {
-    const server = await startServer({
-      indexDir: values.index,
-      similarity: values.similarity as SimilarityKind | undefined,
-      host: '127.0.0.1',
-      port: 0,
-      uploadLimits: { maxWaiting: positive('queue', values.queue) },
-    });
-    const device = (await server.recommender.getEmbedder()).device;
-    const message: ServeMessage = { url: server.url, count: server.recommender.manifest.count, device };
-    process.send?.(message);
-    // Closed, the server releases the model; with the IPC channel gone too, the process ends by itself.
-    process.once('SIGTERM', () => void server.close().then(() => process.disconnect()));
-  } catch (err) {
-    const message: ServeMessage = { error: err instanceof Error ? err.message : String(err) };
-    process.send?.(message);
-    process.exit(1);
-  }
 }
 
 /** `count` photos spread over the fashion-224 set, each as a complete multipart body. */
@@ -97,22 +67,8 @@ async function run(): Promise<void> {
   const boundary = 'lookalike-load-boundary';
   const uploads = await uploadBodies(positive('photos', values.photos), boundary);
 
-  const child = fork(fileURLToPath(import.meta.url), [...process.argv.slice(2), '--serve'], {
-    execArgv: process.execArgv,
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const ready = await new Promise<ServeMessage>((resolve, reject) => {
-    child.once('message', (m) => resolve(m as ServeMessage));
-    child.once('exit', (code) => reject(new Error(`the server exited (${code}) before it was ready`)));
-  });
-  const stop = () =>
-    new Promise<void>((resolve) => {
-      if (child.exitCode !== null) return resolve();
-      child.once('exit', () => resolve());
-      child.kill('SIGTERM');
-    });
+  const { ready, stop } = await startChildServer(fileURLToPath(import.meta.url));
   try {
-    if (!ready.url) throw new Error(`the server did not start: ${ready.error}`);
     const url = `${ready.url}api/recommend`;
     const headers = { 'content-type': `multipart/form-data; boundary=${boundary}` };
 
@@ -189,5 +145,10 @@ async function run(): Promise<void> {
   }
 }
 
-if (values.serve) await serve();
-else await run();
+if (values.serve) {
+  await serveInChild({
+    index: values.index,
+    similarity: values.similarity as SimilarityKind | undefined,
+    maxWaiting: positive('queue', values.queue),
+  });
+} else await run();

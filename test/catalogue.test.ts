@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -17,7 +17,7 @@ import { openStore } from '../src/index/location/open.js';
 import { runIndexing } from '../src/index/pipeline.js';
 import { loadIndex } from '../src/index/store.js';
 import { Recommender } from '../src/recommend/recommender.js';
-import { type ShopCatalogue, shopCatalogue } from './support/shop-catalogue.js';
+import { type ShopCatalogue, type ShopRow, shopCatalogue } from './support/shop-catalogue.js';
 
 const run = promisify(execFile);
 const cli = join(import.meta.dirname, '..', 'bin', 'lookalike.js');
@@ -36,7 +36,9 @@ after(async () => {
 const rowOf = (sku: string) => shop.rows.find((r) => r.sku === sku);
 
 describe('catalogue schema', () => {
-  test('is detected from a shop CSV: sku id, title, facets brand/colour/category, not the price', async () => {
+  test('is detected from a shop CSV: sku id, title, facets brand/colour/category, not the price', {
+    timeout: 180_000,
+  }, async () => {
     const catalogue = await readCatalogue({ imagesDir: shop.photos, metadataPath: shop.csv });
     assert.deepEqual(catalogue.schema, {
       version: 1,
@@ -59,7 +61,7 @@ describe('catalogue schema', () => {
     assert.equal(first?.metadata.sku, undefined);
   });
 
-  test('the fashion catalogue keeps its filters, title and kind', () => {
+  test('the fashion catalogue keeps its filters, title and kind', { timeout: 180_000 }, () => {
     const columns = ['id', 'gender', 'masterCategory', 'subCategory', 'articleType', 'baseColour', 'season'];
     const schema = detectSchema([...columns, 'year', 'usage', 'productDisplayName'], []);
     assert.deepEqual(schema.facets, ['gender', 'masterCategory', 'subCategory', 'articleType', 'baseColour']);
@@ -68,7 +70,9 @@ describe('catalogue schema', () => {
     assert.equal(schema.colourColumn, 'baseColour');
   });
 
-  test('overrides: flags win over lookalike.json, which wins over detection; mistakes are refused', async () => {
+  test('overrides: flags win over lookalike.json, which wins over detection; mistakes are refused', {
+    timeout: 180_000,
+  }, async () => {
     const csv = join(work, 'products.csv');
     await copyFile(shop.csv, csv);
     const overrides = join(work, 'lookalike.json');
@@ -92,7 +96,7 @@ describe('catalogue schema', () => {
     await rm(overrides);
   });
 
-  test('JSON Lines metadata with an image-path column', async () => {
+  test('JSON Lines metadata with an image-path column', { timeout: 180_000 }, async () => {
     const catalogue = await readCatalogue({ imagesDir: shop.photos, metadataPath: shop.csv });
     const lines = catalogue.products.map((p) =>
       JSON.stringify({
@@ -125,10 +129,68 @@ describe('catalogue schema', () => {
     );
     assert.match(fromJsonl.skipped[1]?.reason ?? '', /outside the photos folder/);
   });
+
+  test('links are followed inside the photos folder only, for photos named by id or by a column', {
+    timeout: 60_000,
+  }, async () => {
+    const root = join(work, 'linked');
+    const photos = join(root, 'photos');
+    await mkdir(join(photos, 'kept'), { recursive: true });
+    const [a, b] = shop.rows as [ShopRow, ShopRow];
+    const source = (row: ShopRow) => join(shop.photos, row.category.toLowerCase(), `${row.sku}.jpg`);
+    await copyFile(source(a), join(photos, 'kept', 'a.jpg'));
+    await symlink(join(photos, 'kept', 'a.jpg'), join(photos, 'inside.jpg'));
+    await symlink(source(b), join(photos, 'out.jpg'));
+    await symlink(join(shop.photos, b.category.toLowerCase()), join(photos, 'elsewhere'));
+    await symlink(join(root, 'gone.jpg'), join(photos, 'dead.jpg'));
+    const byName = await readCatalogue({ imagesDir: photos });
+    assert.deepEqual(
+      byName.products.map((p) => p.file),
+      ['inside.jpg', 'kept/a.jpg'],
+    );
+    assert.deepEqual(
+      byName.skipped.map((s) => [s.file, s.code]),
+      [
+        ['dead.jpg', 'dangling-link'],
+        ['elsewhere', 'outside-catalogue'],
+        ['out.jpg', 'outside-catalogue'],
+      ],
+    );
+    const jsonl = join(root, 'products.jsonl');
+    const rows = [
+      ['P1', 'kept/a.jpg'],
+      ['P2', 'inside.jpg'],
+      ['P3', 'out.jpg'],
+      ['P4', `elsewhere/${b.sku}.jpg`],
+      ['P5', 'dead.jpg'],
+      ['P6', 'kept'],
+    ];
+    await writeFile(jsonl, rows.map(([sku, picture]) => JSON.stringify({ sku, picture })).join('\n'));
+    const byColumn = await readCatalogue({
+      imagesDir: photos,
+      metadataPath: jsonl,
+      overrides: { imageColumn: 'picture' },
+    });
+    assert.deepEqual(
+      byColumn.products.map((p) => p.id),
+      ['P2', 'P1'],
+    );
+    assert.deepEqual(
+      byColumn.skipped.map((s) => [s.id, s.code]),
+      [
+        ['P3', 'outside-catalogue'],
+        ['P4', 'outside-catalogue'],
+        ['P5', 'dangling-link'],
+        ['P6', 'not-a-file'],
+      ],
+    );
+  });
 });
 
 describe('a shop catalogue end to end (CLI, recommender, server)', () => {
-  test('lookalike index stores the schema with the index and reports rows without photos', async () => {
+  test('lookalike index stores the schema with the index and reports rows without photos', {
+    timeout: 180_000,
+  }, async () => {
     const { stdout, stderr } = await run('node', [
       cli,
       'index',
@@ -148,7 +210,7 @@ describe('a shop catalogue end to end (CLI, recommender, server)', () => {
     assert.deepEqual(skipped.map((s) => s.id).sort(), [...shop.missing].sort());
   });
 
-  test('recommend with a filter on brand, and similar, follow the schema', async () => {
+  test('recommend with a filter on brand, and similar, follow the schema', { timeout: 180_000 }, async () => {
     const { sku } = shop.rows.find((r) => r.brand === 'Acme') as { sku: string };
     const { stdout } = await run('node', [
       cli,
@@ -207,7 +269,9 @@ describe('a shop catalogue end to end (CLI, recommender, server)', () => {
     }
   });
 
-  test("the store's batch writer runs the same pipeline: nothing changed, nothing committed", async () => {
+  test("the store's batch writer runs the same pipeline: nothing changed, nothing committed", {
+    timeout: 180_000,
+  }, async () => {
     const store = await openStore(out);
     try {
       const result = await runIndexing({
@@ -223,7 +287,9 @@ describe('a shop catalogue end to end (CLI, recommender, server)', () => {
     }
   });
 
-  test('lookalike serve --catalogue indexes it and serves its facets and products', async () => {
+  test('lookalike serve --catalogue indexes it and serves its facets and products', {
+    timeout: 180_000,
+  }, async () => {
     const served = join(work, 'served');
     const child: ChildProcess = spawn(
       'node',

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -62,15 +62,25 @@ async function linkFolder(dir: string, photos: [id: string, path: string][]): Pr
   return dir;
 }
 
+/** A folder of copies of some photos, named by product id (a catalogue's photos must lie inside its folder). */
+async function copyFolder(dir: string, photos: [id: string, path: string][]): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  await Promise.all(photos.map(([id, path]) => copyFile(path, join(dir, `${id}.jpg`))));
+  return dir;
+}
+
 let fixture: FixtureIndex;
 let tmp: string;
-before(async () => {
-  fixture = await fixtureIndex();
-  tmp = await mkdtemp(join(tmpdir(), 'lookalike-eval-'));
-});
+before(
+  async () => {
+    fixture = await fixtureIndex();
+    tmp = await mkdtemp(join(tmpdir(), 'lookalike-eval-'));
+  },
+  { timeout: 600_000 },
+);
 after(() => rm(tmp, { recursive: true, force: true }));
 
-describe('leave-one-out on the fixture index', () => {
+describe('leave-one-out on the fixture index', { timeout: 300_000 }, () => {
   let ev: Evaluation;
   before(async () => {
     ev = await evaluate({ indexDir: fixture.dir });
@@ -265,7 +275,7 @@ describe('leave-one-out on the fixture index', () => {
   });
 });
 
-describe('query photos: the same products at 224x224', () => {
+describe('query photos: the same products at 224x224', { timeout: 180_000 }, () => {
   test('recall@5 is high: the product itself is found at the other resolution', async (t) => {
     const index = await EvalIndex.open(fixture.dir);
     try {
@@ -304,7 +314,7 @@ describe('query photos: the same products at 224x224', () => {
   });
 });
 
-describe('stratified subset of the real catalogue', () => {
+describe('stratified subset of the real catalogue', { timeout: 180_000 }, () => {
   test('allocation: proportional, at least one per stratum, never short', () => {
     const sizes = new Map([
       ['a', 700],
@@ -366,7 +376,7 @@ describe('stratified subset of the real catalogue', () => {
   });
 });
 
-describe('lookalike eval (CLI)', () => {
+describe('lookalike eval (CLI)', { timeout: 600_000 }, () => {
   test('--queries --json: metrics as JSON, and the HTML report with inlined photos', async () => {
     const ids = (await heldOutWithQueryPhoto()).slice(0, 6);
     const queries = await linkFolder(
@@ -455,7 +465,7 @@ describe('lookalike eval (CLI)', () => {
 
   test('--sweep: a tiny sweep prints the table, writes results and reports, and a rerun reuses it all', async () => {
     // The fixture's photos as the catalogue: the stretch-max index reuses the fixture's vectors.
-    const images = await linkFolder(
+    const images = await copyFolder(
       join(tmp, 'catalogue'),
       [...fixture.ids].map((id) => [id, catalogueImage(id)]),
     );

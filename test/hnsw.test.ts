@@ -47,15 +47,18 @@ function recallAt(
   return found / (k * exact.count);
 }
 
-describe('HNSW graphs beside the index', () => {
+describe('HNSW graphs beside the index', { timeout: 300_000 }, () => {
   let dir: string;
   let data: IndexData;
   let exact: ExactSearch;
-  before(async () => {
-    dir = await copyIndex((await fixtureIndex()).dir);
-    data = await loadIndex(dir);
-    exact = new ExactSearch(data.vectors, data.manifest.dim, 'usearch');
-  });
+  before(
+    async () => {
+      dir = await copyIndex((await fixtureIndex()).dir);
+      data = await loadIndex(dir);
+      exact = new ExactSearch(data.vectors, data.manifest.dim, 'usearch');
+    },
+    { timeout: 600_000 },
+  );
   after(() => rm(dir, { recursive: true, force: true }));
 
   test('no graph yet: a clear error', async () => {

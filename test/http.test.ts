@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
@@ -13,7 +14,7 @@ import {
   type ApiResults,
   MAX_UPLOAD_BYTES,
 } from '../src/interfaces/http/api/contract.js';
-import { UploadLimiter } from '../src/interfaces/http/api/upload-limiter.js';
+import { DEFAULT_UPLOAD_LIMITS, UploadLimiter } from '../src/interfaces/http/api/upload-limiter.js';
 import { buildApp } from '../src/interfaces/http/app.js';
 import { startServer } from '../src/interfaces/http/server.js';
 import { Recommender } from '../src/recommend/recommender.js';
@@ -93,7 +94,7 @@ after(async () => {
   await recommender?.close();
 });
 
-describe('POST /api/recommend', () => {
+describe('POST /api/recommend', { timeout: 120_000 }, () => {
   test('a real photo gives 5 products, best first, with every field and a fetchable image', async () => {
     const response = await upload({ photo: QUERY_PHOTO, filename: '10410.jpg' });
     const body = await json<ApiResults>(response);
@@ -274,62 +275,7 @@ describe('POST /api/recommend', () => {
   });
 });
 
-describe('uploads beyond the waiting limit', () => {
-  test('are answered 503 with Retry-After, and the server recovers', async () => {
-    const busyApp = await buildApp({ recommender, uploadLimits: { concurrency: 1, maxWaiting: 1 } });
-    await busyApp.listen({ host: '127.0.0.1', port: 0 });
-    const { port } = busyApp.server.address() as { port: number };
-    const url = `http://127.0.0.1:${port}/api/recommend`;
-    const photo = await readFile(QUERY_PHOTO);
-    const boundary = 'lookalike-test-boundary';
-    const head = Buffer.from(
-      `--${boundary}\r\nContent-Disposition: form-data; name="image"; filename="slow.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`,
-    );
-    const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
-    // Two uploads that send only part of their body: one holds the turn, one waits.
-    const slow = [0, 1].map(() => {
-      const req = httpRequest(url, {
-        method: 'POST',
-        headers: {
-          'content-type': `multipart/form-data; boundary=${boundary}`,
-          'content-length': head.length + photo.length + tail.length,
-        },
-      });
-      const answer = new Promise<number>((resolve, reject) => {
-        req.on('response', (res) => {
-          res.resume();
-          res.on('end', () => resolve(res.statusCode ?? 0));
-        });
-        req.on('error', reject);
-      });
-      req.write(head);
-      req.write(photo.subarray(0, 1000));
-      return { req, answer };
-    });
-    try {
-      // Wait until the server has taken both.
-      for (let i = 0; i < 100; i++) {
-        const health = await json<ApiHealth>(await fetch(`http://127.0.0.1:${port}/api/health`));
-        if (health.uploads.active === 1 && health.uploads.waiting === 1) break;
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      const form = new FormData();
-      form.append('image', new Blob([new Uint8Array(photo)]), 'third.jpg');
-      const refused = await fetch(url, { method: 'POST', body: form });
-      assert.equal(refused.headers.get('retry-after'), '2');
-      await assertError(refused, 503, 'busy');
-    } finally {
-      for (const { req } of slow) req.end(Buffer.concat([photo.subarray(1000), tail]));
-    }
-    for (const { answer } of slow) assert.equal(await answer, 200);
-    const form = new FormData();
-    form.append('image', new Blob([new Uint8Array(photo)]), 'fourth.jpg');
-    assert.equal((await fetch(url, { method: 'POST', body: form })).status, 200);
-    await busyApp.close();
-  });
-});
-
-describe('GET /api/products/:id and /similar', () => {
+describe('GET /api/products/:id and /similar', { timeout: 120_000 }, () => {
   test('a product of the index', async () => {
     const response = await fetch(`${base}/api/products/11165`);
     const product = await json<ApiProduct>(response);
@@ -370,7 +316,7 @@ describe('GET /api/products/:id and /similar', () => {
   });
 });
 
-describe('GET /api/health and /api/facets', () => {
+describe('GET /api/health and /api/facets', { timeout: 120_000 }, () => {
   test('health names the index size, the embedding spec and the device', async () => {
     const response = await fetch(`${base}/api/health`);
     const health = await json<ApiHealth>(response);
@@ -428,7 +374,7 @@ describe('GET /api/health and /api/facets', () => {
   });
 });
 
-describe('OpenAPI document', () => {
+describe('OpenAPI document', { timeout: 120_000 }, () => {
   test('describes every route, with the multipart upload and the error schema', async () => {
     const response = await fetch(`${base}/api/openapi.json`);
     assert.equal(response.status, 200);
@@ -496,7 +442,7 @@ describe('OpenAPI document', () => {
   });
 });
 
-describe('GET /images/:id', () => {
+describe('GET /images/:id', { timeout: 120_000 }, () => {
   test('an indexed product: its photo, with caching headers and a 304 on revalidation', async () => {
     const response = await fetch(`${base}/images/10000`);
     assert.equal(response.status, 200);
@@ -538,7 +484,207 @@ describe('GET /images/:id', () => {
   });
 });
 
-describe('a catalogue of another layout', () => {
+/** A request sent as given (no normalising of the path), and its whole answer. */
+function rawRequest(
+  path: string,
+  {
+    method = 'GET',
+    headers = {},
+    body,
+  }: { method?: string; headers?: Record<string, string>; body?: Buffer } = {},
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(`${base}/`, { path, method, headers, agent: false }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk) => {
+        text += chunk;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+function rawError(
+  answer: { status: number; headers: Record<string, unknown>; body: string },
+  status: number,
+  code: string,
+) {
+  assert.match(String(answer.headers['content-type']), /^application\/json/);
+  const body = JSON.parse(answer.body) as ApiErrorBody;
+  assert.equal(answer.status, status, answer.body);
+  assert.deepEqual(Object.keys(body), ['error']);
+  assert.equal(body.error.code, code, body.error.message);
+  return body.error.message;
+}
+
+describe('requests at the edges: refused in JSON, with the reason', { timeout: 120_000 }, () => {
+  test('k is decimal digits from 1 to 50, in the query string and in the form alike', {
+    timeout: 60_000,
+  }, async () => {
+    for (const bad of ['0x10', '1e1', '+5', ' 5', '5.0', '-1', '0', '51', '', 'five', '1_0']) {
+      const query = await fetch(`${base}/api/products/11165/similar?k=${encodeURIComponent(bad)}`);
+      assert.match(await assertError(query, 400, 'bad-request'), /k must be an integer from 1 to 50/, bad);
+    }
+    await assertError(await fetch(`${base}/api/products/11165/similar?k=5&k=6`), 400, 'bad-request');
+    assertSortedResults(await json<ApiResults>(await fetch(`${base}/api/products/11165/similar?k=010`)), 10);
+    for (const bad of ['0x10', '1e1', ' 5']) {
+      const form = await upload({ photo: QUERY_PHOTO, fields: [['k', bad]] });
+      assert.match(await assertError(form, 400, 'bad-field'), /k must be an integer from 1 to 50/, bad);
+    }
+    assertSortedResults(
+      await json<ApiResults>(await upload({ photo: QUERY_PHOTO, fields: [['k', '7']] })),
+      7,
+    );
+  });
+
+  test('a NUL character in a filter value or a product id is 400, not a server error', {
+    timeout: 60_000,
+  }, async () => {
+    const message = await assertError(
+      await fetch(`${base}/api/products/11165/similar?gender=Men%00`),
+      400,
+      'bad-request',
+    );
+    assert.match(message, /NUL/);
+    await assertError(await upload({ photo: QUERY_PHOTO, fields: [['gender', 'Men\0']] }), 400, 'bad-field');
+    await assertError(await upload({ photo: QUERY_PHOTO, query: '?gender=%00' }), 400, 'bad-request');
+    await assertError(await fetch(`${base}/api/products/11165%00`), 400, 'bad-request');
+    await assertError(await fetch(`${base}/images/11165%00`), 400, 'bad-request');
+  });
+
+  test('product ids of up to 1000 characters reach the routes; longer ones are refused', {
+    timeout: 60_000,
+  }, async () => {
+    for (const length of [101, 200, 1000]) {
+      const id = 'x'.repeat(length);
+      for (const path of [`/api/products/${id}`, `/api/products/${id}/similar`, `/images/${id}`]) {
+        const message = await assertError(await fetch(`${base}${path}`), 404, 'unknown-product');
+        assert.ok(message.length < 120, `the id is quoted in part: ${message}`);
+        assert.match(message, /x…"/);
+      }
+    }
+    // Multi-byte characters count as characters, however long their escapes.
+    await assertError(
+      await fetch(`${base}/api/products/${encodeURIComponent('é'.repeat(1000))}`),
+      404,
+      'unknown-product',
+    );
+    assert.match(
+      await assertError(await fetch(`${base}/api/products/${'x'.repeat(1001)}`), 400, 'bad-request'),
+      /at most 1000 characters/,
+    );
+    await assertError(await fetch(`${base}/api/products/${'x'.repeat(5000)}`), 414, 'too-large');
+  });
+
+  test('what the client named is quoted in part: long names are cut short, long lists cut', {
+    timeout: 60_000,
+  }, async () => {
+    const long = 'n'.repeat(5000);
+    const one = await assertError(
+      await fetch(`${base}/api/products/11165/similar?${long}=1`),
+      400,
+      'bad-request',
+    );
+    assert.ok(one.length < 300, one);
+    assert.match(one, /"n{64}…"/);
+    const names = Array.from({ length: 20 }, (_, i) => `unknown${i}=1`).join('&');
+    const many = await assertError(
+      await fetch(`${base}/api/products/11165/similar?${names}`),
+      400,
+      'bad-request',
+    );
+    assert.match(many, /"unknown4" and 15 more; expected k or a filter/);
+    const field = await assertError(
+      await upload({ photo: QUERY_PHOTO, fields: [[long, 'x']] }),
+      400,
+      'bad-field',
+    );
+    assert.ok(field.length < 300, field);
+    const notFound = await assertError(await fetch(`${base}/${'p'.repeat(5000)}`), 404, 'not-found');
+    assert.ok(notFound.length < 300, notFound);
+  });
+
+  test('malformed requests: a bad URL, headers too large, multipart without a boundary or broken', {
+    timeout: 60_000,
+  }, async () => {
+    rawError(await rawRequest('/%'), 400, 'bad-request');
+    rawError(await rawRequest('/api/products/%E0%A4%A'), 400, 'bad-request');
+    const tooLarge = await rawRequest('/api/health', { headers: { 'x-padding': 'p'.repeat(20_000) } });
+    rawError(tooLarge, 431, 'too-large');
+    assert.equal(tooLarge.headers['x-content-type-options'], 'nosniff');
+
+    const photo = await readFile(QUERY_PHOTO);
+    const multipart = (type: string, body: Buffer) =>
+      rawRequest('/api/recommend', { method: 'POST', headers: { 'content-type': type }, body });
+    assert.match(rawError(await multipart('multipart/form-data', photo), 400, 'bad-request'), /no boundary/);
+    rawError(await multipart('multipart/form-data; boundary=', photo), 400, 'bad-request');
+    rawError(await multipart(`multipart/form-data; boundary=${'b'.repeat(300)}`, photo), 400, 'bad-request');
+    const broken = Buffer.concat([
+      Buffer.from('--edge\r\nContent-Disposition: form-data; name="image"; filename="a.jpg"\r\n\r\n'),
+      photo.subarray(0, 100),
+    ]);
+    rawError(await multipart('multipart/form-data; boundary=edge', broken), 400, 'bad-request');
+    // A declared length beyond any photo is refused before its body is read.
+    const declared = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = httpRequest(`${base}/api/recommend`, {
+        method: 'POST',
+        agent: false,
+        headers: { 'content-type': 'multipart/form-data; boundary=edge', 'content-length': 50 * 1024 * 1024 },
+      });
+      req.on('response', (res) => {
+        let text = '';
+        res.on('data', (chunk) => {
+          text += chunk;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      });
+      req.on('error', reject);
+      req.write('--edge\r\n');
+    });
+    assert.equal(declared.status, 413);
+    assert.equal((JSON.parse(declared.body) as ApiErrorBody).error.code, 'too-large');
+  });
+
+  test('security headers: the page, the API, the photos and the docs', { timeout: 60_000 }, async () => {
+    const common = (response: Response, what: string) => {
+      assert.equal(response.headers.get('x-content-type-options'), 'nosniff', what);
+      assert.equal(response.headers.get('x-frame-options'), 'DENY', what);
+      assert.equal(response.headers.get('referrer-policy'), 'no-referrer', what);
+      assert.match(response.headers.get('content-security-policy') ?? '', /frame-ancestors 'none'/, what);
+    };
+    const page = await fetch(`${base}/`);
+    assert.equal(page.status, 200);
+    common(page, 'page');
+    const csp = page.headers.get('content-security-policy') ?? '';
+    for (const directive of [
+      "default-src 'self'",
+      "script-src 'self'",
+      "style-src 'self'",
+      "img-src 'self' blob: data:",
+    ]) {
+      assert.ok(csp.includes(directive), `${directive} in ${csp}`);
+    }
+    assert.doesNotMatch(csp, /unsafe/);
+    for (const path of ['/api/health', '/images/10000', '/api/nothing-here']) {
+      const response = await fetch(`${base}${path}`);
+      await response.arrayBuffer();
+      common(response, path);
+    }
+    const docs = await fetch(`${base}/api/docs/`);
+    assert.equal(docs.status, 200);
+    await docs.arrayBuffer();
+    const docsCsp = docs.headers.get('content-security-policy') ?? '';
+    assert.match(docsCsp, /frame-ancestors 'none'/);
+    assert.match(docsCsp, /script-src 'self';/);
+    const bad = await rawRequest('/%');
+    assert.equal(bad.headers['x-frame-options'], 'DENY');
+  });
+});
+
+describe('a catalogue of another layout', { timeout: 180_000 }, () => {
   let other: ShopCatalogue & { index: string };
   let otherRecommender: Recommender;
   let otherApp: FastifyInstance;
@@ -623,9 +769,14 @@ describe('a catalogue of another layout', () => {
   });
 });
 
-describe('upload limiter', () => {
+describe('upload limiter', { timeout: 120_000 }, () => {
   test('runs a few at once, queues some, refuses the rest with 503, and reports when idle', async () => {
-    const limiter = new UploadLimiter({ concurrency: 2, maxWaiting: 1, retryAfterSeconds: 3 });
+    const limiter = new UploadLimiter({
+      ...DEFAULT_UPLOAD_LIMITS,
+      concurrency: 2,
+      maxWaiting: 1,
+      retryAfterSeconds: 3,
+    });
     const first = await limiter.acquire();
     const second = await limiter.acquire();
 
@@ -662,7 +813,44 @@ describe('upload limiter', () => {
   });
 });
 
-describe('lookalike serve', () => {
+describe('upload admission', { timeout: 60_000 }, () => {
+  test('bounds the bodies arriving at once and the bytes held, and counts them until released', async () => {
+    const limiter = new UploadLimiter({
+      ...DEFAULT_UPLOAD_LIMITS,
+      maxReceiving: 2,
+      maxBufferedBytes: 100,
+      retryAfterSeconds: 4,
+    });
+    const busy = (err: unknown) => {
+      const e = err as { statusCode?: number; code?: string; headers?: Record<string, string> };
+      return e.statusCode === 503 && e.code === 'busy' && e.headers?.['retry-after'] === '4';
+    };
+    const a = limiter.admit(60);
+    const b = limiter.admit();
+    assert.throws(() => limiter.admit(), busy);
+    a.hold(50);
+    a.hold(50); // beyond what it can keep (60): not counted
+    assert.equal(limiter.bufferedBytes, 60);
+    assert.throws(() => b.hold(41), busy);
+    b.hold(40);
+    a.received();
+    assert.equal(limiter.receiving, 1);
+    const c = limiter.admit();
+    let idle = false;
+    const settled = limiter.idle().then(() => {
+      idle = true;
+    });
+    a.release();
+    b.release();
+    b.release(); // twice is harmless
+    assert.deepEqual([limiter.receiving, limiter.bufferedBytes, idle], [1, 0, false]);
+    c.release();
+    await settled;
+    assert.deepEqual([limiter.receiving, limiter.bufferedBytes, idle], [0, 0, true]);
+  });
+});
+
+describe('lookalike serve', { timeout: 180_000 }, () => {
   test('prints the URL, serves, and stops cleanly on SIGTERM', async () => {
     const main = join(import.meta.dirname, '..', 'src', 'interfaces', 'cli', 'commands', 'main.ts');
     const child = spawn(
@@ -683,16 +871,18 @@ describe('lookalike serve', () => {
     );
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk;
-    });
     child.stderr.on('data', (chunk) => {
       stderr += chunk;
     });
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    for (let i = 0; i < 600 && !/http:\/\/\S+\//.test(stdout) && child.exitCode === null; i++) {
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    // Until it prints its URL (or exits).
+    await new Promise<void>((resolve) => {
+      child.stdout.on('data', (chunk) => {
+        stdout += chunk;
+        if (/open http:\/\/\S+\/ /.test(stdout)) resolve();
+      });
+      exited.then(() => resolve());
+    });
     const url = stdout.match(/open (http:\/\/\S+\/) /)?.[1];
     assert.ok(url, `a URL on stdout; stdout: ${stdout}; stderr: ${stderr}`);
     const health = await json<ApiHealth>(await fetch(`${url}api/health`));
@@ -703,8 +893,51 @@ describe('lookalike serve', () => {
     assert.match(stderr, /"msg":"stopped"/);
   });
 
-  test('closing waits for uploads whose clients went away before releasing the model', async () => {
+  test('closing waits for the uploads being processed, whose clients went away, before releasing the model', {
+    timeout: 120_000,
+  }, async (t) => {
     const server = await startServer({ indexDir: fixture.dir, host: '127.0.0.1', port: 0 });
+    const limiter = server.app.uploadLimiter;
+    // The server's own recommender, instrumented: what it is asked to do, and when, goes in `log`;
+    // uploads wait at a gate before the model until the server has closed its connections.
+    const model = server.recommender;
+    const log: string[] = [];
+    const changes = new EventEmitter();
+    let openGate = () => {};
+    const gate = new Promise<void>((resolve) => {
+      openGate = resolve;
+    });
+    // Whatever happens, nothing is left running.
+    t.after(async () => {
+      openGate();
+      if (server.app.server.listening) await server.close(0);
+    });
+    const recommend = model.recommend.bind(model);
+    model.recommend = async (image, options) => {
+      log.push('started');
+      changes.emit('change');
+      await gate;
+      try {
+        return await recommend(image, options);
+      } finally {
+        log.push('finished');
+      }
+    };
+    const release = model.close.bind(model);
+    model.close = async () => {
+      log.push('model released');
+      await release();
+    };
+    const until = (ready: () => boolean) =>
+      new Promise<void>((resolve) => {
+        const check = () => {
+          if (ready()) resolve();
+        };
+        changes.on('change', check);
+        limiter.on('change', check);
+        check();
+      });
+
     const photo = new Uint8Array(await readFile(QUERY_PHOTO));
     const aborts = Array.from({ length: 4 }, () => new AbortController());
     const requests = aborts.map((controller, i) => {
@@ -716,15 +949,16 @@ describe('lookalike serve', () => {
         signal: controller.signal,
       }).catch(() => undefined);
     });
-    // Wait until the server is working on them, then hang up and close at once.
-    for (let i = 0; i < 100; i++) {
-      const h = await json<ApiHealth>(await fetch(`${server.url}api/health`));
-      if (h.uploads.active + h.uploads.waiting > 0) break;
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    // Two uploads have the model's two turns, two wait for one; then every client hangs up.
+    await until(() => log.length === 2 && limiter.waiting === 2);
     for (const controller of aborts) controller.abort();
     await Promise.all(requests);
+    // The two waiting give their places up at once; the two being processed go on.
+    await until(() => limiter.waiting === 0);
+    assert.equal(limiter.active, 2);
+    server.app.server.once('close', openGate);
     await server.close();
     assert.equal(server.app.server.listening, false);
+    assert.deepEqual(log, ['started', 'started', 'finished', 'finished', 'model released']);
   });
 });

@@ -11,8 +11,17 @@ import sharp, { type Sharp } from 'sharp';
 import { datasetsDir } from '../src/config.js';
 import { preprocess, rgbToTensor } from '../src/embeddings/input-tensor.js';
 import { CAFFE_MEANS_BGR, INPUT_SIZE } from '../src/embeddings/spec.js';
+import { jpegStructure } from '../src/images/decode-limits.js';
 import { type ImageErrorCode, isImageError } from '../src/images/errors.js';
 import { decodeToRgb, MAX_INPUT_PIXELS } from '../src/images/preprocess.js';
+import {
+  claimSize,
+  jpegInTiff,
+  manyFrameGif,
+  manyPageTiff,
+  repeatWebpFrames,
+  scanBombJpeg,
+} from './support/hostile-images.js';
 
 const IMAGES = join(datasetsDir, 'fashion-small', 'images');
 /** A 60x80 colour product photo with plenty of non-white content. */
@@ -331,6 +340,152 @@ describe('decodeToRgb: bad inputs fail with ImageError', () => {
 
   test('the process survives: a good photo still decodes afterwards', async () => {
     assert.deepEqual(await decodeToRgb(PHOTO, 'stretch'), ref);
+  });
+});
+
+describe('decodeToRgb: photos that would cost too much to decode are refused before decoding', () => {
+  /** Runs a decode that must be refused, and gives how long the refusal took. */
+  async function refusedQuickly(
+    bytes: Buffer,
+    code: ImageErrorCode,
+    label: string,
+    messageIncludes: string[],
+  ): Promise<number> {
+    const started = performance.now();
+    await expectImageError(decodeToRgb(bytes, 'stretch', label), code, label, messageIncludes);
+    const ms = performance.now() - started;
+    assert.ok(ms < 2000, `${label}: refused after ${ms.toFixed(0)} ms`);
+    return ms;
+  }
+
+  test('a JPEG with 883 valid scans (a 352 KB "scan bomb") is too-complex, at once', {
+    timeout: 120_000,
+  }, async () => {
+    // Decoding it would take libjpeg about 40 s of CPU, and nothing could stop it part-way.
+    const bomb = scanBombJpeg();
+    assert.equal(bomb.length, 351_581);
+    assert.equal(jpegStructure(bomb)?.scans, 883);
+    await refusedQuickly(bomb, 'too-complex', 'bomb.jpg', ['more than 64 scans']);
+  });
+
+  test('64 scans that walk a 100-megapixel JPEG 64 times are too-complex, at once', {
+    timeout: 120_000,
+  }, async () => {
+    const bomb = scanBombJpeg({ al: 0 });
+    assert.equal(jpegStructure(bomb)?.scans, 64);
+    await refusedQuickly(bomb, 'too-complex', 'passes.jpg', ['64 scans', '1562500 blocks']);
+    // The same structure on a small image is cheap, and decodes (mid grey).
+    const small = await decodeToRgb(scanBombJpeg({ width: 300, height: 200, al: 0 }), 'stretch');
+    assert.deepEqual(pixel(small, 100, 100), [128, 128, 128]);
+  });
+
+  test('a real progressive JPEG (10 scans) decodes like the baseline one', { timeout: 30_000 }, async () => {
+    const progressive = await sharp(PHOTO).jpeg({ progressive: true, quality: 95 }).toBuffer();
+    assert.equal(jpegStructure(progressive)?.scans, 10);
+    const diff = meanAbsDiff(await decodeToRgb(progressive, 'stretch'), ref);
+    assert.ok(diff < 3, `mean abs diff ${diff.toFixed(2)}`);
+  });
+
+  test('a JPEG-compressed TIFF strip with 81 scans is too-complex (libtiff alone allows 99)', {
+    timeout: 60_000,
+  }, async () => {
+    const tiff = (scans: { al: number; coefficients: number }) =>
+      jpegInTiff(scanBombJpeg({ width: 2000, height: 2000, ...scans }), 2000, 2000);
+    await expectImageError(
+      decodeToRgb(tiff({ al: 1, coefficients: 40 }), 'stretch', 'scans.tiff'),
+      'too-complex',
+      'scans.tiff',
+      ['TIFF', 'scans'],
+    );
+    // 10 scans: an ordinary JPEG-compressed TIFF, decoded.
+    assert.deepEqual(
+      pixel(await decodeToRgb(tiff({ al: 0, coefficients: 9 }), 'stretch'), 5, 5),
+      [128, 128, 128],
+    );
+  });
+
+  test('animations and TIFFs with more than 1000 frames or pages are too-complex, at once', {
+    timeout: 120_000,
+  }, async () => {
+    // Reading even the first frame walks them all: about 3 s (GIF), 11 s (WebP), 2 s (TIFF) for these.
+    const { data, info } = await sharp(PHOTO).resize(16, 16).raw().toBuffer({ resolveWithObject: true });
+    const frames = Buffer.concat([data, negate(data), data, negate(data)]);
+    const animated = await sharp(frames, {
+      raw: { width: info.width, height: info.height * 4, channels: 3, pageHeight: info.height },
+    })
+      .webp({ lossless: true })
+      .toBuffer();
+    assert.equal((await sharp(animated).metadata()).pages, 4);
+    const cases: [string, Buffer, string][] = [
+      ['frames.gif', manyFrameGif(900_000), 'animated GIF'],
+      ['frames.webp', repeatWebpFrames(animated, 15_000), 'animated WebP'],
+      ['pages.tiff', manyPageTiff(100_000), 'TIFF'],
+    ];
+    for (const [label, bytes, what] of cases) {
+      await refusedQuickly(bytes, 'too-complex', label, [what, 'more than 1000']);
+    }
+    // 1000 are accepted, and the first is the one used.
+    assert.equal((await decodeToRgb(manyFrameGif(1000, 8, 8), 'stretch')).length, RGB_BYTES);
+    assert.deepEqual(
+      await decodeToRgb(repeatWebpFrames(animated, 250), 'stretch'),
+      await decodeToRgb(animated, 'stretch'),
+    );
+    assert.equal((await decodeToRgb(manyPageTiff(1000), 'stretch')).length, RGB_BYTES);
+  });
+
+  test('an SVG of 16 MB is refused as unsupported before its XML is parsed', {
+    timeout: 60_000,
+  }, async () => {
+    // Reading its header with sharp (librsvg) takes about 10 s.
+    const svg = Buffer.from(
+      `<svg xmlns="http://www.w3.org/2000/svg" width="60" height="80">${'<rect width="1" height="1"/>'.repeat(600_000)}</svg>`,
+    );
+    await refusedQuickly(svg, 'unsupported-format', 'drawing.svg', ['SVG']);
+  });
+
+  test('layouts decoded whole are refused over 256 MB of decoder memory; AVIF over 16 megapixels', {
+    timeout: 120_000,
+  }, async () => {
+    // Headers claiming a size (the data is a small photo's): refused from the header, before any decoding.
+    const small = sharp(PHOTO).resize(64, 64);
+    const cases: [string, Buffer, string[]][] = [
+      // 6000x6000 x 4 channels x 2 bytes = 275 MB (decoding a 100-megapixel one took 5.7 s and 800 MB).
+      [
+        'interlaced.png',
+        claimSize(
+          await small.clone().ensureAlpha().toColourspace('rgb16').png({ progressive: true }).toBuffer(),
+          6000,
+          6000,
+        ),
+        ['interlaced PNG', '275 MB', '256 MB'],
+      ],
+      // 7000x7000, 3 full-size components: 294 MB of coefficients.
+      [
+        'progressive.jpg',
+        claimSize(
+          await small.clone().jpeg({ progressive: true, chromaSubsampling: '4:4:4' }).toBuffer(),
+          7000,
+          7000,
+        ),
+        ['progressive JPEG', '281 MB'],
+      ],
+      [
+        'big.gif',
+        claimSize(await small.clone().gif().toBuffer(), 8200, 8200),
+        ['GIF of 8200x8200', '257 MB'],
+      ],
+      [
+        'lossless.webp',
+        claimSize(await small.clone().webp({ lossless: true }).toBuffer(), 8200, 8200),
+        ['WebP', '257 MB'],
+      ],
+      [
+        'big.avif',
+        claimSize(await small.clone().avif({ effort: 0 }).toBuffer(), 4100, 4000),
+        ['AVIF', '16400000'],
+      ],
+    ];
+    for (const [label, bytes, words] of cases) await refusedQuickly(bytes, 'too-large', label, words);
   });
 });
 

@@ -38,7 +38,7 @@ describe('lookalike index', () => {
     tmp.push(images, out);
   });
 
-  test('writes vectors, ids, metadata, content hashes and a manifest', async () => {
+  test('writes vectors, ids, metadata, content hashes and a manifest', { timeout: 300_000 }, async () => {
     const { stdout } = await run('node', [cli, 'index', images, '--metadata', stylesCsv, '--out', out]);
     assert.match(stdout, /Indexed 30 products/);
     const index = await loadIndex(out);
@@ -60,7 +60,9 @@ describe('lookalike index', () => {
     );
   });
 
-  test('a re-run embeds only what is new or changed and drops what is gone', async () => {
+  test('a re-run embeds only what is new or changed and drops what is gone', {
+    timeout: 300_000,
+  }, async () => {
     const [a, b, c] = firstCatalogueImages(33).slice(30);
     await copyFile(a as string, join(images, '90001.jpg'));
     await copyFile(b as string, join(images, '90002.jpg'));
@@ -78,7 +80,7 @@ describe('lookalike index', () => {
     assert.equal(again.committed, false);
   });
 
-  test('identical photos are embedded once', async () => {
+  test('identical photos are embedded once', { timeout: 300_000 }, async () => {
     await copyFile(join(images, '10002.jpg'), join(images, '90003.jpg'));
     const result = await buildIndex({ imagesDir: images, outDir: out, metadataPath: stylesCsv });
     assert.equal(result.embedded, 0);
@@ -87,7 +89,9 @@ describe('lookalike index', () => {
     assert.equal(hashes.get('90003'), hashes.get('10002'));
   });
 
-  test('a bad photo is skipped, reported in skipped.json, and the exit status is 2', async () => {
+  test('a bad photo is skipped, reported in skipped.json, and the exit status is 2', {
+    timeout: 300_000,
+  }, async () => {
     await writeFile(join(images, '90004.jpg'), 'not a photo at all');
     await writeFile(join(images, '90005.png'), '');
     const err = await run('node', [cli, 'index', images, '--metadata', stylesCsv, '--out', out]).catch(
@@ -99,25 +103,36 @@ describe('lookalike index', () => {
     const skipped = JSON.parse(await readFile(join(out, 'skipped.json'), 'utf8'));
     assert.deepEqual(
       skipped
-        .filter((s: { code: string }) => s.code !== 'no-photo')
+        .filter((s: { code: string }) => s.code !== 'no-photo' && s.code !== 'no-row')
         .map((s: { id: string; code: string }) => [s.id, s.code]),
       [
         ['90004', 'not-an-image'],
         ['90005', 'empty'],
       ],
     );
+    // Photos without a row of the metadata are indexed, and noted.
+    assert.deepEqual(
+      skipped
+        .filter((s: { code: string }) => s.code === 'no-row')
+        .map((s: { id: string }) => s.id)
+        .sort(),
+      ['90001', '90002', '90003', '90004', '90005'],
+    );
+    assert.match(err.stderr, /5 photos without a metadata row \(indexed without metadata\)/);
     assert.equal((await loadIndex(out)).manifest.count, 32);
     await rm(join(images, '90004.jpg'));
     await rm(join(images, '90005.png'));
   });
 
-  test('refuses to mix embeddings made another way', async () => {
+  test('refuses to mix embeddings made another way', { timeout: 300_000 }, async () => {
     const err = await run('node', [cli, 'index', images, '--out', out, '--pooling', 'avg']).catch((e) => e);
     assert.equal(err.code, 1);
     assert.match(err.stderr, /built with .*pooling=max.*--rebuild/);
   });
 
-  test('--hnsw builds the approximate-search graph; --search hnsw uses it and agrees with exact search', async () => {
+  test('--hnsw builds the approximate-search graph; --search hnsw uses it and agrees with exact search', {
+    timeout: 300_000,
+  }, async () => {
     const { stdout } = await run('node', [
       cli,
       'index',
@@ -154,7 +169,7 @@ describe('lookalike index', () => {
     assert.doesNotMatch(again.stdout, /Built/);
   });
 
-  test('no photos, or no folder: a clear error', async () => {
+  test('no photos, or no folder: a clear error', { timeout: 300_000 }, async () => {
     const empty = await mkdtemp(join(tmpdir(), 'lookalike-empty-'));
     tmp.push(empty);
     const err = await run('node', [cli, 'index', empty, '--out', join(empty, 'idx')]).catch((e) => e);
@@ -169,7 +184,9 @@ describe('lookalike index', () => {
 });
 
 describe('crash safety', () => {
-  test('kill -9 mid-run leaves the previous complete index; the re-run resumes from checkpoints', async () => {
+  test('kill -9 mid-run leaves the previous complete index; the re-run resumes from checkpoints', {
+    timeout: 300_000,
+  }, async () => {
     const photos = firstCatalogueImages(200);
     const images = await makeCatalogue(photos.slice(0, 20));
     const out = await mkdtemp(join(tmpdir(), 'lookalike-crash-'));
@@ -221,7 +238,7 @@ describe('search and recommendations', () => {
   });
   after(() => recommender.close());
 
-  test('usearch and the TypeScript fallback give the same results', async () => {
+  test('usearch and the TypeScript fallback give the same results', { timeout: 300_000 }, async () => {
     const data = await loadIndex(dir);
     const fast = new ExactSearch(data.vectors, data.manifest.dim, 'usearch');
     const plain = new ExactSearch(data.vectors, data.manifest.dim, 'typescript');
@@ -238,7 +255,9 @@ describe('search and recommendations', () => {
     }
   });
 
-  test('no echoes: a catalogue photo is recognised and left out, identical photos collapse', async () => {
+  test('no echoes: a catalogue photo is recognised and left out, identical photos collapse', {
+    timeout: 300_000,
+  }, async () => {
     const [a, b] = DUPLICATE_PAIRS[0] as [string, string];
     const result = await recommender.recommend(catalogueImage(a), { k: 10 });
     assert.equal(result.query.recognisedAs, a);
@@ -257,7 +276,7 @@ describe('search and recommendations', () => {
     for (const o of other) assert.equal(new Set(o.results.map((r) => r.id)).size, o.results.length);
   });
 
-  test('a catalogue product in another resolution finds itself first', async () => {
+  test('a catalogue product in another resolution finds itself first', { timeout: 300_000 }, async () => {
     const id = [...(await fixtureIndex()).ids].find(
       (i) => Number(i) >= 10000 && Number(i) <= 21539 && existsSync(queryImage(i)),
     );
@@ -272,7 +291,7 @@ describe('search and recommendations', () => {
     );
   });
 
-  test('lookalike recommend --json with -k and --where filters', async () => {
+  test('lookalike recommend --json with -k and --where filters', { timeout: 300_000 }, async () => {
     const { stdout } = await run('node', [
       cli,
       'recommend',
@@ -300,7 +319,9 @@ describe('search and recommendations', () => {
     }
   });
 
-  test('lookalike similar prints a readable table; errors exit 1 with a message', async () => {
+  test('lookalike similar prints a readable table; errors exit 1 with a message', {
+    timeout: 300_000,
+  }, async () => {
     const id = recommender.items[10]?.id as string;
     const { stdout } = await run('node', [cli, 'similar', id, '--index', dir]);
     assert.match(stdout, new RegExp(`More like ${id}`));

@@ -4,13 +4,15 @@
  * it). Each run works in a database of its own, dropped at the end.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
 import pg from 'pg';
+import { openStore } from '../src/index/location/open.js';
 import { Recommender } from '../src/recommend/recommender.js';
 import { buildIndex } from './support/build-index.js';
 import { catalogueImage, queryImage, stylesCsv } from './support/datasets.js';
@@ -19,6 +21,11 @@ import { DUPLICATE_PAIRS, subsetIds } from './support/fixture-index.js';
 const base = process.env.LOOKALIKE_TEST_POSTGRES;
 const cli = join(import.meta.dirname, '..', 'bin', 'lookalike.js');
 const skip = base ? false : 'LOOKALIKE_TEST_POSTGRES is not set (scripts/start-postgres.sh prints a URL)';
+if (process.env.LOOKALIKE_REQUIRE_POSTGRES === '1' && !base) {
+  throw new Error(
+    'LOOKALIKE_REQUIRE_POSTGRES=1 but LOOKALIKE_TEST_POSTGRES is not set (npm run test:all starts a server)',
+  );
+}
 
 function withDatabase(url: string, name: string): string {
   const u = new URL(url);
@@ -68,7 +75,7 @@ function serve(url: string): { child: ChildProcess; url: Promise<string>; exited
   return { child, url: listening, exited };
 }
 
-describe('PostgreSQL + pgvector store', { skip }, () => {
+describe('PostgreSQL + pgvector store', { skip, timeout: 600_000 }, () => {
   const dbName = `lookalike_test_${process.pid}`;
   let url: string;
   let images: string;
@@ -95,23 +102,34 @@ describe('PostgreSQL + pgvector store', { skip }, () => {
     if (images) await rm(images, { recursive: true, force: true });
   });
 
-  test('3 workers share one catalogue; one killed mid-run loses nothing; each photo indexed exactly once', async () => {
+  test('3 workers share one catalogue; one killed mid-run loses nothing; each photo indexed exactly once', {
+    timeout: 300_000,
+  }, async () => {
     const workers = [worker(images, url), worker(images, url), worker(images, url)];
     const victim = workers[0] as { child: ChildProcess; done: Promise<number | null> };
     // Kill the first worker once it has committed at least one batch.
     const db = new pg.Client({ connectionString: url });
     await db.connect();
-    for (let i = 0; i < 1200; i++) {
+    let victimExit: number | null | undefined;
+    void victim.done.then((code) => {
+      victimExit = code;
+    });
+    let committed = 0;
+    const deadline = Date.now() + 120_000;
+    while (committed === 0 && victimExit === undefined && Date.now() < deadline) {
       const r = await db
         .query('SELECT count(*)::int AS n FROM lookalike_products WHERE indexed_by LIKE $1', [
           `%:${victim.child.pid}`,
         ])
         .catch(() => ({ rows: [{ n: 0 }] }));
-      if ((r.rows[0]?.n ?? 0) > 0) break;
-      await sleep(100);
+      committed = r.rows[0]?.n ?? 0;
+      if (committed === 0) await sleep(100);
     }
+    assert.equal(victimExit, undefined, `the victim exited (${victimExit}) before committing a batch`);
+    assert.ok(committed > 0, 'the victim committed a batch within 120 s');
     victim.child.kill('SIGKILL');
     const codes = await Promise.all(workers.map((w) => w.done));
+    assert.equal(codes[0], null, 'the victim died of SIGKILL');
     assert.deepEqual(codes.slice(1), [0, 0]);
 
     const products = await db.query('SELECT id, hash, indexed_by FROM lookalike_products ORDER BY id');
@@ -121,6 +139,7 @@ describe('PostgreSQL + pgvector store', { skip }, () => {
     // All three took part (the killed one committed a batch before it died).
     const by = new Set(products.rows.map((r) => String(r.indexed_by).split(':').pop()));
     assert.ok(by.size >= 2, `workers: ${[...by].join(', ')}`);
+    assert.ok(by.has(String(victim.child.pid)), "the killed worker's committed batch survived");
     // Identical photos got the very same embedding.
     const [a, b] = DUPLICATE_PAIRS[0] as [string, string];
     const pair = await db.query('SELECT embedding::text AS e FROM lookalike_products WHERE id = ANY($1)', [
@@ -134,7 +153,9 @@ describe('PostgreSQL + pgvector store', { skip }, () => {
     assert.equal(await again.done, 0);
   });
 
-  test('recommendations from the store match the index folder (exact), HNSW agrees closely', async (t) => {
+  test('recommendations from the store match the index folder (exact), HNSW agrees closely', {
+    timeout: 300_000,
+  }, async (t) => {
     await buildIndex({ imagesDir: images, outDir: filesIndex, metadataPath: stylesCsv });
     const files = await Recommender.open(filesIndex);
     const exact = await Recommender.open(url, { search: 'exact' });
@@ -164,7 +185,7 @@ describe('PostgreSQL + pgvector store', { skip }, () => {
     await Promise.all([files.close(), exact.close(), hnsw.close()]);
   });
 
-  test('filters run in SQL with the vector search', async () => {
+  test('filters run in SQL with the vector search', { timeout: 300_000 }, async () => {
     const store = await Recommender.open(url);
     const photo = queryImage(12967);
     const result = await store.recommend(photo, {
@@ -183,7 +204,7 @@ describe('PostgreSQL + pgvector store', { skip }, () => {
     await store.close();
   });
 
-  test('several serve processes share one database', async () => {
+  test('several serve processes share one database', { timeout: 300_000 }, async () => {
     const servers = [serve(url), serve(url)];
     try {
       const urls = await Promise.all(servers.map((s) => s.url));
@@ -210,6 +231,76 @@ describe('PostgreSQL + pgvector store', { skip }, () => {
     } finally {
       for (const s of servers) s.child.kill('SIGTERM');
       await Promise.all(servers.map((s) => s.exited));
+    }
+  });
+});
+
+describe('PostgreSQL: what PostgreSQL cannot hold', { skip, timeout: 300_000 }, () => {
+  const dbName = `lookalike_test_nul_${process.pid}`;
+  let url: string;
+  let admin: pg.Client;
+  let work: string;
+
+  before(async () => {
+    admin = new pg.Client({ connectionString: base });
+    await admin.connect();
+    await admin.query(`DROP DATABASE IF EXISTS ${dbName}`);
+    await admin.query(`CREATE DATABASE ${dbName}`);
+    url = withDatabase(base as string, dbName);
+    work = await mkdtemp(join(tmpdir(), 'lookalike-pg-nul-'));
+  });
+
+  after(async () => {
+    await admin?.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => undefined);
+    await admin?.end();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  test('NUL characters in CSV cells are removed with a note naming line and column; a NUL in a filter matches nothing', {
+    timeout: 180_000,
+  }, async () => {
+    const photos = join(work, 'photos');
+    await rm(photos, { recursive: true, force: true });
+    await mkdir(photos, { recursive: true });
+    const ids = [...subsetIds(3)].slice(0, 3);
+    for (const [i, id] of ids.entries()) await copyFile(catalogueImage(id), join(photos, `N${i + 1}.jpg`));
+    const csv = join(work, 'products.csv');
+    await writeFile(
+      csv,
+      ['id,title,brand', 'N1,Nul\0title,Acme', 'N2,Second,Ac\0me', 'N3,Third,Zenith', ''].join('\n'),
+    );
+    const { stdout, stderr } = await promisify(execFile)('node', [
+      cli,
+      'index',
+      photos,
+      '--metadata',
+      csv,
+      '--store',
+      url,
+    ]);
+    assert.match(stdout, /Indexed 3 products/);
+    assert.match(stderr, /2 cells with NUL characters \(removed\)/);
+    const db = new pg.Client({ connectionString: url });
+    await db.connect();
+    const rows = await db.query(
+      "SELECT id, metadata->>'title' AS title, metadata->>'brand' AS brand FROM lookalike_products ORDER BY id",
+    );
+    await db.end();
+    assert.deepEqual(rows.rows, [
+      { id: 'N1', title: 'Nultitle', brand: 'Acme' },
+      { id: 'N2', title: 'Second', brand: 'Acme' },
+      { id: 'N3', title: 'Third', brand: 'Zenith' },
+    ]);
+
+    const store = await openStore(url, { search: 'exact' });
+    try {
+      const query = await store.vector(0);
+      assert.deepEqual(await store.nearest(query, { k: 5, where: { brand: ['Ac\0me'] } }), []);
+      assert.deepEqual(await store.nearest(query, { k: 5, where: { 'br\0and': ['Acme'] } }), []);
+      const acme = await store.nearest(query, { k: 5, where: { brand: ['Acme', 'Ze\0nith'] } });
+      assert.deepEqual(acme.map((h) => store.items[h.row]?.id).sort(), ['N1', 'N2']);
+    } finally {
+      await store.close();
     }
   });
 });

@@ -105,7 +105,7 @@ describe('finding the garment in a photo', { timeout: 60_000 }, () => {
   });
 });
 
-describe('the fixed split', () => {
+describe('the fixed split', { timeout: 60_000 }, () => {
   test('about one product in five is held out, by photo hash; street photos split in halves', () => {
     const hashes = Array.from({ length: 2000 }, (_, i) =>
       ((i * 2654435761) % 2 ** 32).toString(16).padStart(8, '0'),
@@ -133,13 +133,16 @@ describe('a learned similarity on a real index', { timeout: 600_000 }, () => {
       derive: deriveSimilarity({ kind, epochs: 8, ...extra }),
     });
 
-  before(async () => {
-    tmp = await mkdtemp(join(tmpdir(), 'lookalike-similarity-'));
-    dir = join(cacheDir, 'test-indexes', 'learned');
-    // Learned again each run (the same model when nothing changed), so that a model kept from an
-    // earlier version of the code is never what is tested.
-    await build('learned', { relearn: true });
-  });
+  before(
+    async () => {
+      tmp = await mkdtemp(join(tmpdir(), 'lookalike-similarity-'));
+      dir = join(cacheDir, 'test-indexes', 'learned');
+      // Learned again each run (the same model when nothing changed), so that a model kept from an
+      // earlier version of the code is never what is tested.
+      await build('learned', { relearn: true });
+    },
+    { timeout: 600_000 },
+  );
   after(() => rm(tmp, { recursive: true, force: true }));
 
   test('the manifest records the model; its files are valid and round-trip through save and load', async () => {

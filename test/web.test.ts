@@ -45,31 +45,34 @@ const FASHION_LABELS = ['Gender', 'Master category', 'Sub category', 'Article ty
 /** Fashion photos are ready to search once the dropdowns are filled from /api/facets. */
 const FASHION_READY = 'select[name="gender"] option[value="Women"]';
 
-before(async () => {
-  webDir = await mkdtemp(join(tmpdir(), 'lookalike-web-'));
-  await buildWeb({ outDir: webDir });
-  await mkdir(SCREENSHOTS, { recursive: true });
-  recommender = await Recommender.open((await fixtureIndex()).dir, { eager: true });
-  const recommend = recommender.recommend.bind(recommender);
-  recommender.recommend = (image, options) => {
-    if (typeof image !== 'string') uploaded.push(image);
-    return recommend(image, options);
-  };
-  app = await buildApp({ recommender, webDir });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}/`;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--no-first-run',
-      '--disable-sync',
-    ],
-  });
-});
+before(
+  async () => {
+    webDir = await mkdtemp(join(tmpdir(), 'lookalike-web-'));
+    await buildWeb({ outDir: webDir });
+    await mkdir(SCREENSHOTS, { recursive: true });
+    recommender = await Recommender.open((await fixtureIndex()).dir, { eager: true });
+    const recommend = recommender.recommend.bind(recommender);
+    recommender.recommend = (image, options) => {
+      if (typeof image !== 'string') uploaded.push(image);
+      return recommend(image, options);
+    };
+    app = await buildApp({ recommender, webDir });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}/`;
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--no-first-run',
+        '--disable-sync',
+      ],
+    });
+  },
+  { timeout: 600_000 },
+);
 
 after(async () => {
   await browser?.close();
@@ -82,13 +85,19 @@ let context: BrowserContext | undefined;
 /** Script errors and console errors other than failed requests (4xx answers are expected in some tests). */
 let problems: string[] = [];
 
+/**
+ * Opens the page in a new context and waits for its filters. `prepare` runs before the page loads
+ * (listeners and init scripts that must be in place from the start).
+ */
 async function open(
   options: BrowserContextOptions = { viewport: { width: 1280, height: 900 } },
   url = base,
   ready = FASHION_READY,
+  prepare?: (page: Page) => unknown,
 ): Promise<Page> {
   context = await browser.newContext(options);
   const page = await context.newPage();
+  await prepare?.(page);
   page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
   page.on('console', (msg) => {
     if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource')) {
@@ -127,6 +136,30 @@ async function results(
   };
 }
 
+/** Records in `window.scrolling` whether the page is scrolling: true from a scroll event to its scrollend. */
+const TRACK_SCROLLING = `(() => {
+  window.scrolling = false;
+  addEventListener('scroll', () => { window.scrolling = true; }, { capture: true, passive: true });
+  addEventListener('scrollend', () => { window.scrolling = false; }, { capture: true });
+})()`;
+
+/** Waits until the crop box has this size again (it is restored once a resize settles); fails if it does not. */
+async function cropBoxComesBackTo(page: Page, size: { width: number; height: number }): Promise<void> {
+  await page
+    .waitForFunction(
+      ({ width, height }) => {
+        const box = document.querySelector('.cropper-crop-box')?.getBoundingClientRect();
+        return box !== undefined && Math.abs(box.width - width) < 3 && Math.abs(box.height - height) < 3;
+      },
+      size,
+      { timeout: 10_000 },
+    )
+    .catch(async () => {
+      const now = await page.locator('.cropper-crop-box').boundingBox();
+      assert.fail(`the crop box is ${now?.width}x${now?.height}, not ${size.width}x${size.height} as drawn`);
+    });
+}
+
 async function allCardImagesLoaded(page: Page): Promise<void> {
   await page.waitForFunction(() =>
     [...document.querySelectorAll<HTMLImageElement>('.card img')].every(
@@ -135,7 +168,7 @@ async function allCardImagesLoaded(page: Page): Promise<void> {
   );
 }
 
-describe('the web page', () => {
+describe('the web page', { timeout: 600_000 }, () => {
   test('a photo from the file picker gives five results with image, name, category, colour and similarity', async () => {
     const page = await open();
     await shot(page, '01-start');
@@ -356,10 +389,10 @@ describe('the web page', () => {
     const after = await page.locator('.cropper-crop-box').boundingBox();
     assert.ok(after && after.width < before.width - 20 && after.height < before.height - 20);
     await shot(page, '05-crop-box');
-    // The box survives the resizes of a full-page screenshot (as it would a phone's rotation).
-    await page.waitForTimeout(300);
-    const kept = await page.locator('.cropper-crop-box').boundingBox();
-    assert.ok(kept && Math.abs(kept.width - after.width) < 3 && Math.abs(kept.height - after.height) < 3);
+    // The box survives the resizes of a full-page screenshot (as it would a phone's rotation): the
+    // screenshot shrinks the window and grows it back, which scales the box; the page puts the drawn
+    // box back once the resizes settle.
+    await cropBoxComesBackTo(page, after);
 
     await page.getByRole('button', { name: 'Search selection' }).click();
     const cropped = await results(page, 'Most similar to your selection');
@@ -429,12 +462,17 @@ describe('the web page', () => {
   });
 
   test('on a phone-sized screen (375x812) the page fits and works', async () => {
-    const page = await open({
-      viewport: { width: 375, height: 812 },
-      deviceScaleFactor: 2,
-      isMobile: true,
-      hasTouch: true,
-    });
+    const page = await open(
+      {
+        viewport: { width: 375, height: 812 },
+        deviceScaleFactor: 2,
+        isMobile: true,
+        hasTouch: true,
+      },
+      base,
+      FASHION_READY,
+      (p) => p.addInitScript(TRACK_SCROLLING),
+    );
     // The camera button is there on a phone.
     assert.equal(await page.locator('#camera').isVisible(), true);
     assert.equal(await page.locator('#camera-input').getAttribute('capture'), 'environment');
@@ -442,6 +480,12 @@ describe('the web page', () => {
     await page.setInputFiles('#camera-input', TSHIRT);
     const { names } = await results(page, 'Most similar to your photo');
     assert.equal(names.length, 5);
+    // The results, below the photo and filters, are scrolled into view: wait for the smooth scroll
+    // to end (positions measured during it would be of moving cards).
+    await page.waitForFunction(() => {
+      const top = document.getElementById('results')?.getBoundingClientRect().top ?? -1;
+      return top >= 0 && top < 24 && !(window as unknown as { scrolling: boolean }).scrolling;
+    });
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     assert.ok(overflow <= 0, `the page is ${overflow}px wider than the screen`);
     // Two cards per row.
@@ -450,12 +494,6 @@ describe('the web page', () => {
     assert.equal(Math.round(boxes[0].y), Math.round(boxes[1].y));
     assert.ok(boxes[2].y > boxes[0].y);
     assert.ok(boxes[0].width > 120, `cards are ${boxes[0].width}px wide`);
-    // The results, below the photo and filters, were scrolled into view.
-    await page.waitForFunction(() => {
-      const top = document.getElementById('results')?.getBoundingClientRect().top ?? -1;
-      return top >= 0 && top < 24;
-    });
-    await page.waitForTimeout(400);
     // Full-page screenshots drop the touch emulation: take the screen as a phone shows it.
     await page.screenshot({ path: join(SCREENSHOTS, '10-phone-results.png') });
     await page.locator('.card').nth(4).scrollIntoViewIfNeeded();
@@ -464,7 +502,11 @@ describe('the web page', () => {
   });
 
   test('keyboard only: the drop zone opens the picker, and results are reachable by Tab', async () => {
-    const page = await open();
+    // A listener for the whole test, added before the page loads: file-chooser interception is on
+    // from the start and stays on (each chooser is then awaited with waitForEvent).
+    const page = await open(undefined, base, FASHION_READY, (p) => {
+      p.on('filechooser', () => undefined);
+    });
     const focused = () =>
       page.evaluate(() => {
         const el = document.activeElement;
@@ -479,24 +521,18 @@ describe('the web page', () => {
     );
     assert.equal(outline, 'solid', 'focus is visible');
 
-    // One listener for the whole test: file-chooser interception stays on.
-    const choosers: FileChooser[] = [];
-    page.on('filechooser', (chooser) => choosers.push(chooser));
-    const chooserNumber = async (n: number): Promise<FileChooser> => {
-      for (let i = 0; i < 200 && choosers.length < n; i++) await page.waitForTimeout(50);
-      const chooser = choosers[n - 1];
-      assert.ok(chooser, `file chooser ${n} opened`);
+    /** Presses a key and returns the file chooser it opened (fails if none opens). */
+    const chooserFrom = async (key: string): Promise<FileChooser> => {
+      const chooser = page.waitForEvent('filechooser', { timeout: 10_000 });
+      await page.keyboard.press(key);
       return chooser;
     };
-    await page.waitForTimeout(100);
-    await page.keyboard.press('Enter');
-    await (await chooserNumber(1)).setFiles(TSHIRT);
+    await (await chooserFrom('Enter')).setFiles(TSHIRT);
     const { names } = await results(page, 'Most similar to your photo');
 
     // Space opens it too.
     await page.locator('#dropzone').focus();
-    await page.keyboard.press(' ');
-    await (await chooserNumber(2)).setFiles([]);
+    await (await chooserFrom(' ')).setFiles([]);
 
     let steps = 0;
     while (!(await focused()).classes.includes('card-more') && steps < 30) {

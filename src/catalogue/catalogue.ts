@@ -1,11 +1,22 @@
 /**
  * A catalogue read from disk under its schema: every product with its photo and metadata, and
- * what does not fit (rows without a photo, duplicate ids), reported rather than fatal.
+ * what does not fit, reported rather than fatal: notes on the metadata (rows without a photo,
+ * photos without a row, duplicate ids, ids that are too long or hold a NUL, NUL characters
+ * removed from cells) and photos left out (links to nothing, links out of the catalogue folder).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
+import { realpath } from 'node:fs/promises';
 import { dirname, isAbsolute, join, normalize, resolve } from 'node:path';
+import pLimit from 'p-limit';
 import { readJsonFile } from '../io/json-file.js';
-import { IMAGE_EXTENSIONS, listPhotos, type PhotoFile, statPhoto } from './listing.js';
+import { MAX_PRODUCT_ID_LENGTH } from './limits.js';
+import {
+  catalogueFile,
+  IMAGE_EXTENSIONS,
+  listCatalogue,
+  type PhotoFile,
+  type RefusedPhoto,
+} from './listing.js';
 import { type Metadata, readMetadataTable } from './metadata.js';
 import {
   type CatalogueSchema,
@@ -30,7 +41,7 @@ export interface CatalogueProduct {
   metadata: Metadata;
 }
 
-/** A product or photo left out, and why (`code` is machine-readable). */
+/** A product or photo left out (or a note on the metadata), and why (`code` is machine-readable). */
 export interface Skipped {
   id: string;
   file: string;
@@ -38,16 +49,29 @@ export interface Skipped {
   reason: string;
 }
 
-/** Notes on the metadata (rows without a photo, duplicate ids): reported, but no photo failed. */
-const NOTE_CODES = new Set(['no-photo', 'duplicate-id']);
+/**
+ * Notes on the metadata: reported (in skipped.json and the summary), but no photo failed. A
+ * photo without a metadata row is still indexed, without metadata.
+ */
+const NOTES: Record<string, (n: number) => string> = {
+  'no-photo': (n) => `${n} rows without a photo`,
+  'no-row': (n) => `${n} photos without a metadata row (indexed without metadata)`,
+  'duplicate-id': (n) => `${n} duplicate ids (the last row wins)`,
+  'no-id': (n) => `${n} rows without an id (left out)`,
+  'id-too-long': (n) => `${n} ids over ${MAX_PRODUCT_ID_LENGTH} characters (left out)`,
+  'bad-id': (n) => `${n} ids with a NUL character (left out)`,
+  'nul-byte': (n) => `${n} cells with NUL characters (removed)`,
+};
 
-export const isCatalogueNote = (s: Skipped): boolean => NOTE_CODES.has(s.code);
+export const isCatalogueNote = (s: Skipped): boolean => Object.hasOwn(NOTES, s.code);
 
-/** "12 rows without a photo, 1 duplicate id" (empty when there are none). */
+/** "12 rows without a photo, 1 duplicate id (the last row wins)" (empty when there are none). */
 export function describeNotes(skipped: readonly Skipped[]): string {
-  const rows = skipped.filter((s) => s.code === 'no-photo').length;
-  const dups = skipped.filter((s) => s.code === 'duplicate-id').length;
-  return [rows ? `${rows} rows without a photo` : '', dups ? `${dups} duplicate ids (the last row wins)` : '']
+  return Object.entries(NOTES)
+    .map(([code, say]) => {
+      const n = skipped.filter((s) => s.code === code).length;
+      return n > 0 ? say(n) : '';
+    })
     .filter(Boolean)
     .join(', ');
 }
@@ -76,11 +100,22 @@ async function fileOverrides(metadataPath: string): Promise<SchemaOverrides | un
   return existsSync(path) ? readJsonFile(path, schemaOverridesZ) : undefined;
 }
 
+/** An id as a message shows it (long ones cut). */
+const shownId = (id: string) => (id.length > 80 ? `${id.slice(0, 80)}…` : id);
+
+const refusedAsSkipped = (r: RefusedPhoto): Skipped => ({
+  id: r.stem,
+  file: r.file,
+  code: r.code,
+  reason: r.reason,
+});
+
 export async function readCatalogue(source: CatalogueSource): Promise<Catalogue> {
   const imagesDir = resolve(source.imagesDir);
   if (!existsSync(imagesDir)) throw new CatalogueError(`no such folder: ${imagesDir}`);
-  const photos = await listPhotos(imagesDir);
-  if (photos.length === 0) {
+  if (!statSync(imagesDir).isDirectory()) throw new CatalogueError(`not a folder: ${imagesDir}`);
+  const { photos, refused } = await listCatalogue(imagesDir);
+  if (photos.length === 0 && refused.length === 0) {
     throw new CatalogueError(`no photos in ${imagesDir} (looked for ${[...IMAGE_EXTENSIONS].join(' ')})`);
   }
   const keep = (id: string) => !source.ids || source.ids.has(id);
@@ -89,7 +124,8 @@ export async function readCatalogue(source: CatalogueSource): Promise<Catalogue>
     if (schema.image.by === 'column')
       throw new SchemaError('an image column needs a metadata file (--metadata)');
     const products = byFileName(photos).products.filter((p) => keep(p.id));
-    return { schema, products, skipped: [], schemaSource: 'photos only (ids from file names)' };
+    const skipped = refused.filter((r) => keep(r.stem)).map(refusedAsSkipped);
+    return { schema, products, skipped, schemaSource: 'photos only (ids from file names)' };
   }
   const fromFile = await fileOverrides(source.metadataPath);
   const overrides = { ...fromFile, ...source.overrides };
@@ -97,33 +133,93 @@ export async function readCatalogue(source: CatalogueSource): Promise<Catalogue>
   const schema = detectSchema(table.columns, table.rows.slice(0, 20_000), overrides);
   const schemaSource = fromFile ? `detected, with ${SCHEMA_FILE}` : 'detected';
   const skipped: Skipped[] = [];
+  // NUL characters were removed from the cells: an id that held one is refused, other cells noted.
+  const badIdLines = new Set<number>();
+  for (const { line, column } of table.nulCells) {
+    if (column === schema.idColumn) badIdLines.add(line);
+    else
+      skipped.push({
+        id: '',
+        file: '',
+        code: 'nul-byte',
+        reason: `${source.metadataPath} line ${line}, column ${column}: NUL characters removed`,
+      });
+  }
   const rows = new Map<string, Metadata>();
-  for (const row of table.rows) {
+  table.rows.forEach((row, i) => {
+    const line = table.lines[i] ?? 0;
     const id = row[schema.idColumn];
-    if (!id || !keep(id)) continue;
+    if (badIdLines.has(line)) {
+      skipped.push({
+        id: id ? shownId(id) : '',
+        file: '',
+        code: 'bad-id',
+        reason: `${source.metadataPath} line ${line}: the id holds a NUL character`,
+      });
+      return;
+    }
+    if (!id) {
+      skipped.push({
+        id: '',
+        file: '',
+        code: 'no-id',
+        reason: `${source.metadataPath} line ${line}: no ${schema.idColumn}`,
+      });
+      return;
+    }
+    if (!keep(id)) return;
+    if (id.length > MAX_PRODUCT_ID_LENGTH) {
+      skipped.push({
+        id: shownId(id),
+        file: '',
+        code: 'id-too-long',
+        reason: `${source.metadataPath} line ${line}: the id is ${id.length} characters long, over the limit of ${MAX_PRODUCT_ID_LENGTH}`,
+      });
+      return;
+    }
     if (rows.has(id))
       skipped.push({ id, file: '', code: 'duplicate-id', reason: `a second row has the id ${id}` });
     const { [schema.idColumn]: _, ...metadata } = row;
     rows.set(id, metadata);
-  }
+  });
   let products: CatalogueProduct[];
   if (schema.image.by === 'file-name') {
     const named = byFileName(photos);
     products = named.products
       .filter((p) => keep(p.id))
-      .map((p) => ({ ...p, metadata: rows.get(p.id) ?? {} }));
+      .map((p) => {
+        const metadata = rows.get(p.id);
+        if (!metadata)
+          skipped.push({
+            id: p.id,
+            file: p.file,
+            code: 'no-row',
+            reason: `no row of the metadata has the id ${p.id}: indexed without metadata`,
+          });
+        return { ...p, metadata: metadata ?? {} };
+      });
+    const leftOut = refused.filter((r) => keep(r.stem));
+    skipped.push(...leftOut.map(refusedAsSkipped));
+    const refusedIds = new Set(leftOut.map((r) => r.stem));
     for (const id of rows.keys()) {
-      if (!named.ids.has(id))
+      if (!named.ids.has(id) && !refusedIds.has(id))
         skipped.push({ id, file: '', code: 'no-photo', reason: `no photo named ${id}.<ext>` });
     }
   } else {
     const column = schema.image.column;
+    const root = await realpath(imagesDir);
+    const limit = pLimit(32);
+    const found = await Promise.all(
+      [...rows].map(([id, metadata]) =>
+        limit(async () => [id, metadata, await photoAt(root, imagesDir, metadata[column])] as const),
+      ),
+    );
     products = [];
-    for (const [id, metadata] of rows) {
-      const found = await photoAt(imagesDir, metadata[column]);
-      if (typeof found === 'string')
-        skipped.push({ id, file: metadata[column] ?? '', code: 'no-photo', reason: found });
-      else products.push({ id, file: found.file, bytes: found.bytes, mtimeMs: found.mtimeMs, metadata });
+    for (const [id, metadata, photo] of found) {
+      if (typeof photo === 'string')
+        skipped.push({ id, file: metadata[column] ?? '', code: 'no-photo', reason: photo });
+      else if ('code' in photo) skipped.push({ ...refusedAsSkipped(photo), id });
+      else products.push({ id, file: photo.file, bytes: photo.bytes, mtimeMs: photo.mtimeMs, metadata });
     }
     products.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
   }
@@ -143,10 +239,15 @@ function byFileName(photos: PhotoFile[]): { products: CatalogueProduct[]; ids: S
   return { products, ids: new Set(seen.keys()) };
 }
 
-/** The photo a metadata cell points at (inside the photos folder), or why there is none. */
-async function photoAt(imagesDir: string, cell: string | undefined): Promise<PhotoFile | string> {
+/** The photo a metadata cell points at (inside the photos folder), why it is left out, or why there is none. */
+async function photoAt(
+  root: string,
+  imagesDir: string,
+  cell: string | undefined,
+): Promise<PhotoFile | RefusedPhoto | string> {
   if (!cell) return 'no photo path in the row';
   const file = normalize(cell);
-  if (isAbsolute(file) || file.startsWith('..')) return `the photo path ${cell} is outside the photos folder`;
-  return (await statPhoto(imagesDir, file)) ?? `no photo at ${cell}`;
+  if (isAbsolute(file) || file === '..' || file.startsWith('../'))
+    return `the photo path ${cell} is outside the photos folder`;
+  return (await catalogueFile(root, imagesDir, file)) ?? `no photo at ${cell}`;
 }

@@ -7,9 +7,8 @@
  *
  * Written by hand: it is a few dozen lines of arithmetic over pixels that sharp has decoded.
  */
-import sharp from 'sharp';
 import { findForeground, type RgbImage } from './foreground.js';
-import { MAX_INPUT_PIXELS } from './preprocess.js';
+import { checkImage, decodeChecked, openChecked } from './preprocess.js';
 
 const HUES = 12;
 const LIGHTS = 3;
@@ -90,21 +89,22 @@ export function colourOf(img: RgbImage): Float32Array {
   return out;
 }
 
-/** Decodes a photo (already checked by the caller's decoder) to the small image the descriptor uses. */
+/**
+ * Decodes a photo to the small image the descriptor uses. The photo is checked as decodeToRgb checks it
+ * (structure, format, pixel and memory limits).
+ * @throws ImageError for any photo that cannot be used.
+ */
 export async function smallRgb(input: string | Buffer, size = COLOUR_SIZE): Promise<RgbImage> {
-  const { data, info } = await sharp(input, {
-    autoOrient: true,
-    page: 0,
-    pages: 1,
-    limitInputPixels: MAX_INPUT_PIXELS,
-    failOn: 'warning',
-  })
-    .resize(size, size, { fit: 'fill' })
-    .flatten({ background: '#ffffff' })
-    .toColourspace('srgb')
-    .removeAlpha()
-    .raw()
-    .toBuffer({ resolveWithObject: true });
+  const image = await checkImage(input);
+  const { data, info } = await decodeChecked(image, () =>
+    openChecked(image, 'warning')
+      .resize(size, size, { fit: 'fill' })
+      .flatten({ background: '#ffffff' })
+      .toColourspace('srgb')
+      .removeAlpha()
+      .raw()
+      .toBuffer({ resolveWithObject: true }),
+  );
   return { data, width: info.width, height: info.height };
 }
 

@@ -6,11 +6,14 @@ export type ImageErrorCode =
   | 'not-an-image'
   | 'unsupported-format'
   | 'truncated'
-  | 'too-large';
+  | 'too-large'
+  /** Small enough, but its structure would make decoding take too long (e.g. a JPEG with 883 scans). */
+  | 'too-complex';
 
 /**
- * A photo that cannot be used: missing, unreadable, not an image, of a format we do not accept, damaged or
- * too large. The message reads `${path}: ${reason}`; the underlying error (fs or sharp), if any, is `cause`.
+ * A photo that cannot be used: missing, unreadable, not an image, of a format we do not accept, damaged, too
+ * large, or too costly to decode. The message reads `${path}: ${reason}`; the underlying error (fs or
+ * sharp), if any, is `cause`.
  */
 export class ImageError extends Error {
   override readonly name = 'ImageError';

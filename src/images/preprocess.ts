@@ -3,7 +3,8 @@
  * src/embeddings/input-tensor.ts). Every failure is reported as an ImageError.
  */
 import { readFile, stat } from 'node:fs/promises';
-import sharp, { type FailOnOptions, type Metadata, type OutputInfo } from 'sharp';
+import sharp, { type FailOnOptions, type Metadata, type OutputInfo, type Sharp } from 'sharp';
+import { checkBufferedDecode, checkStructure, MAX_JPEG_SCANS } from './decode-limits.js';
 import { ImageError, type ImageErrorCode } from './errors.js';
 import { INPUT_SIZE, type ResizePolicy } from './geometry.js';
 
@@ -12,6 +13,10 @@ export const MAX_INPUT_PIXELS = 100_000_000;
 
 /** Files bigger than this are refused without being read (a 100-megapixel 16-bit RGBA TIFF is 800 MB). */
 const MAX_FILE_BYTES = 1024 * 1024 * 1024;
+
+// libtiff refuses a JPEG-compressed strip or tile whose scan number reaches this (its default is 100): the
+// same limit as for JPEG files. libtiff reads it whenever it opens such a TIFF; an operator's setting is kept.
+process.env.LIBTIFF_JPEG_MAX_ALLOWED_SCAN_NUMBER ??= String(MAX_JPEG_SCANS + 1);
 
 /** Bytes in one decoded image. */
 const RGB_BYTES = INPUT_SIZE * INPUT_SIZE * 3;
@@ -39,21 +44,25 @@ const ACCEPTED_FORMATS: Readonly<Record<string, string>> = {
   tiff: 'TIFF',
 };
 const ACCEPTED_LIST = 'JPEG, PNG, WebP, GIF, AVIF, TIFF';
+const unsupported = (format: string) => `${format} images are not supported (accepted: ${ACCEPTED_LIST})`;
+
+/** A photo's bytes whose header has been read and checked: what every decode starts from. */
+export interface CheckedImage {
+  bytes: Buffer;
+  meta: Metadata;
+  /** How errors name the photo. */
+  name: string;
+}
 
 /**
- * Decodes a photo (a file path or the file's bytes) to INPUT_SIZE x INPUT_SIZE x 3 bytes of interleaved
- * R,G,B sRGB, rows top to bottom. The format is sniffed from the content, never from the file name; the EXIF
- * orientation is applied, transparency is flattened onto white, grey and CMYK become sRGB, and only the first
- * frame of an animation (first page of a TIFF) is used.
+ * Everything short of decoding pixels: reads the file (for a path), refuses an empty one, one whose
+ * structure means too much decoding work (see decode-limits.ts), an unaccepted format, and one over the pixel
+ * or memory limits. Every decoder of untrusted photos starts here.
  *
  * @param label how errors name the input; defaults to the path, or '<buffer>' for a Buffer.
- * @throws ImageError for any input that cannot be used; nothing else.
+ * @throws ImageError; nothing else.
  */
-export async function decodeToRgb(
-  input: string | Buffer,
-  resize: ResizePolicy,
-  label?: string,
-): Promise<Buffer> {
+export async function checkImage(input: string | Buffer, label?: string): Promise<CheckedImage> {
   const name = label ?? (typeof input === 'string' ? input : '<buffer>');
   const bytes = typeof input === 'string' ? await readImageFile(input, name) : input;
   if (bytes.length === 0) {
@@ -63,7 +72,14 @@ export async function decodeToRgb(
       `${typeof input === 'string' ? 'file' : 'buffer'} is empty (0 bytes)`,
     );
   }
-
+  // A format we do not accept is refused before any library parses it: reading an SVG's header means
+  // parsing all of its XML (seconds for 16 MB of it). HEIF goes on, for the decoder to tell AVIF from HEIC.
+  const sniffed = sniffFormat(bytes);
+  if (sniffed && !sniffed.accepted && sniffed.name !== HEIF_NAME) {
+    throw new ImageError(name, 'unsupported-format', unsupported(sniffed.name));
+  }
+  // Before the header is read: reading it walks every frame of an animation or page of a TIFF.
+  checkStructure(bytes, name);
   // Header only: no pixels are decoded here, so it is safe (and lets us name the pixel count) without a limit.
   let meta: Metadata;
   try {
@@ -84,17 +100,56 @@ export async function decodeToRgb(
       `image is ${width}x${height} = ${pixels} pixels, over the limit of ${MAX_INPUT_PIXELS} pixels`,
     );
   }
+  checkBufferedDecode(bytes, meta, name);
+  return { bytes, meta, name };
+}
 
-  let data: Buffer;
-  let info: OutputInfo;
+/**
+ * A sharp pipeline over the first frame (page) of a checked photo, EXIF orientation applied, with the pixel
+ * limit. `failOn` defaults to what decodeToRgb uses for the format. (No time limit: sharp's `timeout` is
+ * checked between tiles only, so it cannot stop a decoder's one long step, e.g. libjpeg reading all of a
+ * progressive JPEG's scans; the structural limits of decode-limits.ts bound the work instead.)
+ */
+export function openChecked(
+  image: CheckedImage,
+  failOn: FailOnOptions = failOnFor(image.meta.format),
+): Sharp {
+  return sharp(image.bytes, {
+    failOn,
+    limitInputPixels: MAX_INPUT_PIXELS,
+    autoOrient: true,
+    page: 0,
+    pages: 1,
+  });
+}
+
+/** Runs a decode of a checked photo; any failure becomes the ImageError that explains it. */
+export async function decodeChecked<T>(image: CheckedImage, run: () => Promise<T>): Promise<T> {
   try {
-    ({ data, info } = await sharp(bytes, {
-      failOn: failOnFor(meta.format),
-      limitInputPixels: MAX_INPUT_PIXELS,
-      autoOrient: true,
-      page: 0,
-      pages: 1,
-    })
+    return await run();
+  } catch (e) {
+    throw classifyFailure(e, image.bytes, image.name);
+  }
+}
+
+/**
+ * Decodes a photo (a file path or the file's bytes) to INPUT_SIZE x INPUT_SIZE x 3 bytes of interleaved
+ * R,G,B sRGB, rows top to bottom. The format is sniffed from the content, never from the file name; the EXIF
+ * orientation is applied, transparency is flattened onto white, grey and CMYK become sRGB, and only the first
+ * frame of an animation (first page of a TIFF) is used.
+ *
+ * @param label how errors name the input; defaults to the path, or '<buffer>' for a Buffer.
+ * @throws ImageError for any input that cannot be used; nothing else.
+ */
+export async function decodeToRgb(
+  input: string | Buffer,
+  resize: ResizePolicy,
+  label?: string,
+): Promise<Buffer> {
+  const image = await checkImage(input, label);
+  const { meta } = image;
+  const { data, info }: { data: Buffer; info: OutputInfo } = await decodeChecked(image, () =>
+    openChecked(image)
       .resize(INPUT_SIZE, INPUT_SIZE, {
         // `stretch` ignores the aspect ratio, as the original system did; `pad` letterboxes with white.
         fit: resize === 'pad' ? 'contain' : 'fill',
@@ -103,10 +158,8 @@ export async function decodeToRgb(
       .flatten({ background: WHITE })
       .toColourspace('srgb')
       .raw()
-      .toBuffer({ resolveWithObject: true }));
-  } catch (e) {
-    throw classifyFailure(e, bytes, name);
-  }
+      .toBuffer({ resolveWithObject: true }),
+  );
   if (
     info.width !== INPUT_SIZE ||
     info.height !== INPUT_SIZE ||
@@ -114,7 +167,7 @@ export async function decodeToRgb(
     data.length !== RGB_BYTES
   ) {
     throw new ImageError(
-      name,
+      image.name,
       'unsupported-format',
       `${formatName(meta)} decoded to an unexpected layout (${info.width}x${info.height}x${info.channels}, ${data.length} bytes)`,
     );
@@ -195,6 +248,14 @@ function checkFormat(meta: Metadata, name: string): void {
 function classifyFailure(e: unknown, bytes: Buffer, name: string): ImageError {
   if (e instanceof ImageError) return e;
   const message = e instanceof Error ? e.message : String(e);
+  if (/exceeds maximum scans/i.test(message)) {
+    return new ImageError(
+      name,
+      'too-complex',
+      `a JPEG-compressed strip of the TIFF has more than ${MAX_JPEG_SCANS} scans (an ordinary photo has about 10): decoding it would take too long`,
+      { cause: e },
+    );
+  }
   if (/pixel limit/i.test(message)) {
     return new ImageError(name, 'too-large', `image exceeds the limit of ${MAX_INPUT_PIXELS} pixels`, {
       cause: e,
@@ -211,14 +272,7 @@ function classifyFailure(e: unknown, bytes: Buffer, name: string): ImageError {
       },
     );
   }
-  if (sniffed) {
-    return new ImageError(
-      name,
-      'unsupported-format',
-      `${sniffed.name} images are not supported (accepted: ${ACCEPTED_LIST})`,
-      { cause: e },
-    );
-  }
+  if (sniffed) return new ImageError(name, 'unsupported-format', unsupported(sniffed.name), { cause: e });
   if (/unsupported image format/i.test(message)) {
     return new ImageError(
       name,
@@ -253,6 +307,7 @@ interface Sniffed {
   accepted: boolean;
 }
 
+const HEIF_NAME = 'HEIC/HEIF';
 const HEIF_BRANDS = new Set(['heic', 'heix', 'hevc', 'hevx', 'heim', 'heis', 'mif1', 'msf1']);
 
 /** Recognises an image format by its leading bytes (only used to explain why decoding failed). */
@@ -274,7 +329,7 @@ function sniffFormat(b: Buffer): Sniffed | undefined {
     const brands = [ascii(8, 12)];
     for (let p = 16; p + 4 <= boxEnd; p += 4) brands.push(ascii(p, p + 4));
     if (brands.includes('avif') || brands.includes('avis')) return { name: 'AVIF', accepted: true };
-    if (brands.some((x) => HEIF_BRANDS.has(x))) return { name: 'HEIC/HEIF', accepted: false };
+    if (brands.some((x) => HEIF_BRANDS.has(x))) return { name: HEIF_NAME, accepted: false };
     return undefined; // video and other MP4-family containers
   }
   if (ascii(0, 5) === '%PDF-') return { name: 'PDF', accepted: false };
@@ -298,8 +353,7 @@ function sniffFormat(b: Buffer): Sniffed | undefined {
   const head = ascii(0, 4096)
     .replace(/^\uFEFF|^\xEF\xBB\xBF/, '')
     .trimStart();
-  if (/^(<\?xml|<!DOCTYPE svg|<svg|<!--)/i.test(head) && /<svg[\s>]/i.test(head)) {
-    return { name: 'SVG', accepted: false };
-  }
+  // As wide as libvips' own test (markup with "<svg" near its start), so that no SVG reaches librsvg.
+  if (head.startsWith('<') && /<svg\b/i.test(head)) return { name: 'SVG', accepted: false };
   return undefined;
 }

@@ -4,9 +4,9 @@
  * photos are small thumbnails, so a sharp phone photo is otherwise compared with blurred ones).
  * Photo in, photo out (a lossless PNG), so the usual decoder and pre-processing follow unchanged.
  */
-import sharp, { type Sharp, type SharpOptions } from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import { findForeground } from './foreground.js';
-import { MAX_INPUT_PIXELS } from './preprocess.js';
+import { type CheckedImage, checkImage, decodeChecked, openChecked } from './preprocess.js';
 
 /**
  * Crop and whiten apply to photos that are not already studio-like (a plain light background, as
@@ -35,18 +35,18 @@ const FIND_SIZE = 64;
 const MARGIN = 0.06;
 
 /**
- * The photo as a PNG, prepared as asked. Rejects (with sharp's error) what it cannot read or what
- * is over the pixel limit: the caller then hands the original to the decoder, which names the fault.
+ * The photo as a PNG, prepared as asked. The photo is checked as decodeToRgb checks it (structure, format,
+ * pixel and memory limits).
+ * @throws ImageError for any photo that cannot be used (naming it '<buffer>': the caller may hand the
+ * original to the decoder, which names the fault with its own label).
  */
 export async function prepareQuery(bytes: Buffer, prep: QueryPrep): Promise<Buffer> {
-  const options = {
-    autoOrient: true,
-    page: 0,
-    pages: 1,
-    limitInputPixels: MAX_INPUT_PIXELS,
-    failOn: 'warning',
-  } as const;
-  let image = sharp(bytes, options).flatten({ background: '#ffffff' });
+  const checked = await checkImage(bytes);
+  return decodeChecked(checked, () => prepareChecked(checked, prep));
+}
+
+async function prepareChecked(checked: CheckedImage, prep: QueryPrep): Promise<Buffer> {
+  let image = openChecked(checked, 'warning').flatten({ background: '#ffffff' });
   let studio = false;
   if (prep.crop || prep.whiten) {
     const { data, info } = await image
@@ -58,7 +58,7 @@ export async function prepareQuery(bytes: Buffer, prep: QueryPrep): Promise<Buff
       .toBuffer({ resolveWithObject: true });
     const fg = findForeground({ data, width: info.width, height: info.height });
     studio = fg.studio;
-    if (prep.crop && !studio) image = await cropTo(image, fg, bytes, options);
+    if (prep.crop && !studio) image = await cropTo(image, fg, checked);
   }
   if (prep.match) image = image.resize(prep.match.width, prep.match.height, { fit: 'fill' });
   if (!prep.whiten || studio) return image.png().toBuffer();
@@ -87,29 +87,26 @@ export async function prepareQuery(bytes: Buffer, prep: QueryPrep): Promise<Buff
 async function cropTo(
   image: Sharp,
   fg: ReturnType<typeof findForeground>,
-  bytes: Buffer,
-  options: SharpOptions,
+  checked: CheckedImage,
 ): Promise<Sharp> {
-  {
-    const meta = await sharp(bytes, options).metadata();
-    const fullW = meta.autoOrient?.width ?? meta.width ?? 0;
-    const fullH = meta.autoOrient?.height ?? meta.height ?? 0;
-    if (fg.found && fullW > 0 && fullH > 0) {
-      const sx = fullW / FIND_SIZE;
-      const sy = fullH / FIND_SIZE;
-      const mx = fg.box.width * MARGIN;
-      const my = fg.box.height * MARGIN;
-      const left = Math.max(0, Math.floor((fg.box.left - mx) * sx));
-      const top = Math.max(0, Math.floor((fg.box.top - my) * sy));
-      const right = Math.min(fullW, Math.ceil((fg.box.left + fg.box.width + mx) * sx));
-      const bottom = Math.min(fullH, Math.ceil((fg.box.top + fg.box.height + my) * sy));
-      if (right - left >= 8 && bottom - top >= 8) {
-        const cropped = await image
-          .extract({ left, top, width: right - left, height: bottom - top })
-          .png()
-          .toBuffer();
-        image = sharp(cropped);
-      }
+  const { meta } = checked;
+  const fullW = meta.autoOrient?.width ?? meta.width ?? 0;
+  const fullH = meta.autoOrient?.height ?? meta.height ?? 0;
+  if (fg.found && fullW > 0 && fullH > 0) {
+    const sx = fullW / FIND_SIZE;
+    const sy = fullH / FIND_SIZE;
+    const mx = fg.box.width * MARGIN;
+    const my = fg.box.height * MARGIN;
+    const left = Math.max(0, Math.floor((fg.box.left - mx) * sx));
+    const top = Math.max(0, Math.floor((fg.box.top - my) * sy));
+    const right = Math.min(fullW, Math.ceil((fg.box.left + fg.box.width + mx) * sx));
+    const bottom = Math.min(fullH, Math.ceil((fg.box.top + fg.box.height + my) * sy));
+    if (right - left >= 8 && bottom - top >= 8) {
+      const cropped = await image
+        .extract({ left, top, width: right - left, height: bottom - top })
+        .png()
+        .toBuffer();
+      return sharp(cropped);
     }
   }
   return image;

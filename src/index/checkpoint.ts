@@ -2,17 +2,22 @@
  * Resumable indexing: while a run embeds, every few hundred photos it writes a checkpoint chunk
  * (content hashes + their vectors) into <index>/.work/. A run that is killed leaves its chunks;
  * the next run with the same embedding spec reads them back and embeds only what is missing.
- * Each chunk is written durably (src/io/durable.ts), so a chunk is either whole or absent.
+ * Each chunk is written durably (src/io/durable.ts), so a chunk is either whole or absent; a
+ * chunk whose vectors are not sound (not finite, not of unit length) is ignored. Only the work
+ * folder's own files are ever removed (its journals are journal.ts's).
  */
-import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { type EmbeddingSpec, sameSpec } from '../embeddings/spec.js';
 import { EmbeddingSpecSchema } from '../embeddings/spec-schema.js';
 import { writeDurably, writeJsonDurably } from '../io/durable.js';
 import { FileFormatError, parseJson, readJsonFile } from '../io/json-file.js';
+import { findBadVector } from './integrity.js';
+import { removeOwn, workDir } from './journal.js';
+import { IndexError } from './store.js';
 
-export const workDir = (indexDir: string) => join(indexDir, '.work');
+export { workDir } from './journal.js';
 
 const CHUNK = /^chunk-\d+\.bin$/;
 const HashesSchema = z.array(z.string());
@@ -43,8 +48,21 @@ function readChunk(path: string, buf: Buffer, dim: number): { hashes: string[]; 
   return body.length === hashes.length * dim * 4 ? { hashes, body } : undefined;
 }
 
+/** Removes the checkpoints of an index folder (its chunks and their spec). */
+export async function clearCheckpoints(indexDir: string): Promise<void> {
+  const dir = workDir(indexDir);
+  const names = await readdir(dir).catch(() => undefined);
+  if (!names) return;
+  // (Chunks being written when a run was killed are among the temporary files of their names.)
+  const own = names.filter((f) => CHUNK.test(f) || CHUNK.test(f.replace(/\.[0-9a-f]{8}\.tmp$/, '')));
+  await removeOwn(dir, [...own, 'spec.json'], ['spec.json']);
+  // The folder goes when nothing else (a journal) is left in it.
+  await rmdir(dir).catch(() => undefined);
+}
+
 export class Checkpoint {
   private constructor(
+    private readonly indexDir: string,
     readonly dir: string,
     private next: number,
   ) {}
@@ -56,12 +74,12 @@ export class Checkpoint {
     let previous = await readSpec(specPath);
     if (previous && !sameSpec(previous, spec)) previous = undefined;
     if (!previous) {
-      await rm(dir, { recursive: true, force: true });
+      await clearCheckpoints(indexDir);
       await mkdir(dir, { recursive: true });
       await writeJsonDurably(specPath, spec);
     }
-    const chunks = (await readdir(dir)).filter((f) => CHUNK.test(f));
-    return new Checkpoint(dir, chunks.length + 1);
+    const numbers = (await readdir(dir)).filter((f) => CHUNK.test(f)).map((f) => Number(f.slice(6, -4)));
+    return new Checkpoint(indexDir, dir, Math.max(0, ...numbers) + 1);
   }
 
   /** Vectors saved by earlier, interrupted runs, by content hash. */
@@ -73,6 +91,7 @@ export class Checkpoint {
       if (!chunk) continue; // not ours, or another dimension
       const all = new Float32Array(chunk.hashes.length * dim);
       new Uint8Array(all.buffer).set(chunk.body);
+      if (findBadVector(all, dim)) continue; // damaged: embedded again
       chunk.hashes.forEach((h, i) => {
         out.set(h, all.subarray(i * dim, (i + 1) * dim));
       });
@@ -89,11 +108,15 @@ export class Checkpoint {
     const body = Buffer.concat(entries.map(([, v]) => Buffer.from(v.buffer, v.byteOffset, v.byteLength)));
     const path = join(this.dir, `chunk-${String(this.next).padStart(6, '0')}.bin`);
     this.next += 1;
-    await writeDurably(path, Buffer.concat([length, header, body]));
+    try {
+      await writeDurably(path, Buffer.concat([length, header, body]));
+    } catch (err) {
+      throw new IndexError(`cannot write a checkpoint in ${this.dir}: ${(err as Error).message}`);
+    }
   }
 
   /** Called once the index that holds these vectors is committed. */
   async discard(): Promise<void> {
-    await rm(this.dir, { recursive: true, force: true });
+    await clearCheckpoints(this.indexDir);
   }
 }

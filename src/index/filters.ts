@@ -5,9 +5,17 @@ export type Filters = Record<string, string[]>;
 
 export class FilterError extends Error {}
 
+/**
+ * Filters by column, in an object without a prototype: a column named `toString` or `__proto__`
+ * is a column like any other.
+ */
+export function emptyFilters(): Filters {
+  return Object.create(null) as Filters;
+}
+
 /** Parses `--where brand=Acme --where colour=Black` style pairs. */
 export function parseWhere(pairs: readonly string[]): Filters {
-  const filters: Filters = {};
+  const filters = emptyFilters();
   for (const pair of pairs) {
     const at = pair.indexOf('=');
     const column = pair.slice(0, at).trim();
@@ -32,6 +40,7 @@ export class FilterIndex {
   constructor(items: readonly IndexItem[]) {
     items.forEach((item, row) => {
       for (const [column, value] of Object.entries(item.metadata)) {
+        if (typeof value !== 'string') continue;
         const values = this.byColumn.get(column) ?? new Map<string, { value: string; rows: number[] }>();
         this.byColumn.set(column, values);
         const key = value.toLowerCase();

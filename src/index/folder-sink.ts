@@ -4,13 +4,14 @@
  * resumable (each claim's vectors are a checkpoint), crash-safe (a generation is committed
  * atomically) and tolerant of bad photos (skipped and reported in skipped.json).
  */
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Skipped } from '../catalogue/catalogue.js';
 import { describeSpec, type EmbeddingSpec, sameSpec } from '../embeddings/spec.js';
 import { writeJsonDurably } from '../io/durable.js';
-import { Checkpoint, workDir } from './checkpoint.js';
-import { lockFolder } from './lock.js';
+import { log } from '../log.js';
+import { Checkpoint, clearCheckpoints } from './checkpoint.js';
+import { type HeldLock, lockFolder } from './lock.js';
 import type {
   IndexSink,
   Job,
@@ -28,9 +29,10 @@ import {
   type IndexData,
   IndexError,
   type IndexManifest,
+  inspectManifest,
   loadIndex,
   readManifest,
-  removeStale,
+  tidyIndexFolder,
 } from './store.js';
 
 export interface DeriveInput {
@@ -63,7 +65,9 @@ export interface FolderSinkOptions {
 export const INDEX_LOCK = { file: '.lock', what: 'indexing run', staleMs: 10_000 } as const;
 
 export class FolderSink implements IndexSink {
-  private release?: () => Promise<void>;
+  private lock?: HeldLock;
+  /** Aborted when the run must stop: the indexing lock was lost to another run. */
+  private readonly stop = new AbortController();
   private spec?: EmbeddingSpec;
   private existing?: IndexData;
   private checkpoint?: Checkpoint;
@@ -84,28 +88,48 @@ export class FolderSink implements IndexSink {
     return this.dir;
   }
 
+  get signal(): AbortSignal {
+    return this.stop.signal;
+  }
+
   async begin(spec: EmbeddingSpec): Promise<Map<string, KnownPhoto>> {
     this.spec = spec;
-    await mkdir(this.dir, { recursive: true });
-    this.release = await lockFolder(this.dir, INDEX_LOCK);
-    const manifest = this.options.rebuild ? undefined : await readManifest(this.dir);
+    try {
+      await mkdir(this.dir, { recursive: true });
+    } catch (err) {
+      throw new IndexError(`cannot make the index folder ${this.dir}: ${(err as Error).message}`);
+    }
+    this.lock = await lockFolder(this.dir, INDEX_LOCK);
+    this.lock.signal.addEventListener('abort', () => this.stop.abort(this.lock?.signal.reason), {
+      once: true,
+    });
+    // A damaged manifest stops a run, but not a --rebuild (which starts from scratch).
+    const found = await inspectManifest(this.dir);
+    if (found.damaged && !this.options.rebuild) throw found.damaged.error;
+    await tidyIndexFolder(this.dir, found.manifest, found.damaged !== undefined);
+    const manifest = this.options.rebuild ? undefined : found.manifest;
     if (manifest && !sameSpec(manifest.spec, spec)) {
       throw new IndexError(
         `the index at ${this.dir} was built with ${describeSpec(manifest.spec)}, not ${describeSpec(spec)}; ` +
           'pass --rebuild to re-embed everything with the new options, or choose another --out',
       );
     }
-    await removeStale(this.dir, manifest);
     this.existing = manifest ? await loadIndex(this.dir) : undefined;
-    if (this.options.rebuild) await rm(workDir(this.dir), { recursive: true, force: true });
+    if (this.options.rebuild) await clearCheckpoints(this.dir);
     this.checkpoint = await Checkpoint.open(this.dir, spec);
     for (const [hash, v] of await this.checkpoint.load(spec.dim)) this.vectors.set(hash, v);
     const known = new Map<string, KnownPhoto>();
     if (this.existing) this.adopt(this.existing, known);
     for (const seedDir of this.options.seedFrom ?? []) {
       const seed = await readManifest(seedDir).catch(() => undefined);
-      if (seed && sameSpec(seed.spec, spec) && resolve(seedDir) !== this.dir)
-        this.adopt(await loadIndex(seedDir));
+      if (!seed || !sameSpec(seed.spec, spec) || resolve(seedDir) === this.dir) continue;
+      // A seed only saves work: a damaged one is left out, with a word.
+      const data = await loadIndex(seedDir).catch((err: unknown) => {
+        if (!(err instanceof IndexError)) throw err;
+        log.warn(`not reusing the vectors of ${seedDir}: ${err.message}`);
+        return undefined;
+      });
+      if (data) this.adopt(data);
     }
     return known;
   }
@@ -146,6 +170,7 @@ export class FolderSink implements IndexSink {
   }
 
   async write(results: JobResult[]): Promise<void> {
+    await this.lock?.assertHeld();
     const fresh: [string, Float32Array][] = [];
     for (const r of results) {
       if (r.vector) {
@@ -162,6 +187,7 @@ export class FolderSink implements IndexSink {
   }
 
   async finish(): Promise<SinkSummary> {
+    await this.lock?.assertHeld();
     const catalogue = this.catalogue as PlannedCatalogue;
     const spec = this.spec as EmbeddingSpec;
     const skipped: Skipped[] = [...catalogue.skipped];
@@ -211,8 +237,13 @@ export class FolderSink implements IndexSink {
       previous: existing,
     });
     // Without a derive hook, a layer recorded with the index is kept while the data is the same.
-    const unchanged = sameData && (derived?.unchanged ?? true);
     const kept = derived ? derived.spec : existing?.manifest.similarity;
+    // An index made before checksums is committed again to record them (where this run may).
+    const upgrade =
+      existing !== undefined &&
+      existing.manifest.checksums === undefined &&
+      (derived !== undefined || kept === undefined || kept.kind === 'original');
+    const unchanged = sameData && (derived?.unchanged ?? true) && !upgrade;
     if (!unchanged && !derived && kept && kept.kind !== 'original') {
       throw new IndexError(
         `the index at ${this.dir} has a ${kept.kind} similarity that this run cannot update; index it with lookalike index`,
@@ -237,8 +268,10 @@ export class FolderSink implements IndexSink {
         items,
         vectors,
         derived?.files,
+        { rebuild: this.options.rebuild, beforeSwitch: () => this.lock?.assertHeld() ?? Promise.resolve() },
       );
     }
+    await this.lock?.assertHeld();
     await writeJsonDurably(join(this.dir, 'skipped.json'), skipped);
     await this.checkpoint?.discard();
     await this.unlock();
@@ -259,8 +292,8 @@ export class FolderSink implements IndexSink {
   }
 
   private async unlock(): Promise<void> {
-    const release = this.release;
-    this.release = undefined;
-    await release?.();
+    const lock = this.lock;
+    this.lock = undefined;
+    await lock?.release();
   }
 }

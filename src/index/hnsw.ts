@@ -6,8 +6,9 @@
  *   <dir>/hnsw.json                    which graphs there are: parameters, generation, size
  *
  * A graph is valid only for the generation it records; openHnsw refuses a stale one (the index
- * was re-built since). Building a graph replaces the one of the same dtype and removes graph
- * files of other generations.
+ * was re-built since). Building a graph replaces the one of the same dtype and removes the graph
+ * files that hnsw.json named and no longer does (and what an interrupted build's journal names):
+ * never a file by its name's pattern alone.
  *
  * Vectors are stored as f16 (half the size of the f32 index, practically no loss) or i8 (a
  * quarter). usearch's own f32 -> i8 conversion scales every vector by 127 / its L2 norm, which
@@ -20,13 +21,15 @@
  * vectors; pass the f32 vectors to openHnsw to re-score the candidates exactly.
  */
 import { existsSync } from 'node:fs';
-import { readdir, rm, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { z } from 'zod';
 import { writeDurablyWith, writeJsonDurably } from '../io/durable.js';
 import { FileFormatError, readJsonFile } from '../io/json-file.js';
+import { checkVectorsFile, checkVectorsFileAside } from './integrity.js';
+import { recordJournal, removeOwn, settleJournal } from './journal.js';
 import { lockFolder } from './lock.js';
 import type { Hit } from './search.js';
 import { type IndexData, IndexError, loadIndex, readManifest } from './store.js';
@@ -75,6 +78,11 @@ const HnswGraphInfoSchema = z.object({
   /** File name in the index folder. */
   file: z.string().regex(/^hnsw-\d+-\w+\.usearch$/),
   bytes: z.number().int().nonnegative(),
+  /** CRC-32 of the file (absent in graphs built before checksums). */
+  checksum: z
+    .string()
+    .regex(/^crc32:[0-9a-f]{8}$/)
+    .optional(),
   buildSeconds: z.number(),
   createdAt: z.string(),
 });
@@ -90,8 +98,8 @@ const SidecarHeaderSchema = z.object({ format: z.unknown(), version: z.unknown()
 export type HnswSidecar = z.infer<typeof HnswSidecarSchema>;
 
 export const hnswSidecarPath = (dir: string) => join(dir, 'hnsw.json');
-/** Graph files, and the temporary files of graphs and of hnsw.json. */
-const LEFTOVER = /^(hnsw-\d+-\w+\.usearch(\.partial|\.[0-9a-f]{8}\.tmp)?|hnsw\.json\.[0-9a-f]{8}\.tmp)$/;
+/** Journal of the graph builds (journal.ts). */
+const HNSW_JOURNAL = 'hnsw-journal';
 const graphFile = (generation: number, dtype: HnswDtype) =>
   `hnsw-${String(generation).padStart(6, '0')}-${dtype}.usearch`;
 
@@ -132,6 +140,8 @@ export interface HnswBuildOptions {
   threads?: number;
   /** Called after each batch of insertions. */
   onProgress?: (done: number, total: number) => void;
+  /** Stops the build (its reason is thrown) between batches. */
+  signal?: AbortSignal;
 }
 
 export interface HnswOpenOptions {
@@ -182,6 +192,7 @@ export class HnswSearch {
       graph.add(keys, encode(vectors, start, end, dim, p.dtype), threads);
       options.onProgress?.(end, count);
       await yieldToLoop();
+      options.signal?.throwIfAborted();
     }
     return new HnswSearch(graph, dim, p);
   }
@@ -301,9 +312,13 @@ export async function buildHnsw(
 ): Promise<HnswGraphInfo> {
   const { threads, onProgress, search, ...rest } = options;
   const params = hnswParams(rest);
-  const release = await lockFolder(indexDir, { file: '.hnsw.lock', what: 'HNSW build', staleMs: 30_000 });
+  const lock = await lockFolder(indexDir, { file: '.hnsw.lock', what: 'HNSW build', staleMs: 30_000 });
   try {
     const started = performance.now();
+    const previous = (await readHnswSidecar(indexDir).catch(() => undefined))?.graphs ?? [];
+    // What an interrupted build left: the files its journal names that hnsw.json does not.
+    await settleJournal(indexDir, HNSW_JOURNAL, new Set(previous.map((g) => g.file)));
+    await removeOwn(indexDir, [], ['hnsw.json']);
     // Given the search vectors, only the manifest is needed: the index's own vectors are not read.
     const data = search ? undefined : await loadIndex(indexDir);
     const manifest = data?.manifest ?? (await readManifest(indexDir));
@@ -312,9 +327,18 @@ export async function buildHnsw(
     const dim = search?.dim ?? manifest.dim;
     const vectors = search?.vectors ?? (data as IndexData).vectors;
     if (vectors.length !== count * dim) throw new IndexError('the search vectors do not match the index');
-    const graph = await HnswSearch.build(vectors, dim, params, { threads, onProgress });
+    const graph = await HnswSearch.build(vectors, dim, params, { threads, onProgress, signal: lock.signal });
     const file = graphFile(generation, params.dtype);
-    await writeDurablyWith(join(indexDir, file), (tmp) => graph.save(tmp));
+    await recordJournal(indexDir, HNSW_JOURNAL, {
+      files: [file],
+      replaced: previous.map((g) => g.file),
+    });
+    await lock.assertHeld();
+    let checksum = '';
+    await writeDurablyWith(join(indexDir, file), (tmp) => {
+      graph.save(tmp);
+      checksum = checkVectorsFile(tmp, { dim: 1, checkVectors: false }).checksum;
+    });
     const info: HnswGraphInfo = {
       ...params,
       generation,
@@ -324,25 +348,20 @@ export async function buildHnsw(
       similarity: search?.similarity ?? 'original',
       file,
       bytes: (await stat(join(indexDir, file))).size,
+      checksum,
       buildSeconds: (performance.now() - started) / 1000,
       createdAt: new Date().toISOString(),
     };
     // Keep the other dtype's graph when it belongs to the same generation.
-    const previous = (await readHnswSidecar(indexDir).catch(() => undefined))?.graphs ?? [];
     const graphs = [...previous.filter((g) => g.dtype !== params.dtype && g.generation === generation), info];
     const sidecar: HnswSidecar = { format: HNSW_FORMAT, version: HNSW_VERSION, graphs };
+    await lock.assertHeld();
     await writeJsonDurably(hnswSidecarPath(indexDir), sidecar);
-    // Graph files that the record no longer lists (other generations), and leftovers of interrupted
-    // builds (temporary files; `.partial` from earlier versions).
-    const keep = new Set(graphs.map((g) => g.file));
-    for (const name of await readdir(indexDir)) {
-      if (LEFTOVER.test(name) && !keep.has(name)) {
-        await rm(join(indexDir, name), { force: true });
-      }
-    }
+    // The graph files hnsw.json no longer lists (other generations).
+    await settleJournal(indexDir, HNSW_JOURNAL, new Set(graphs.map((g) => g.file)));
     return info;
   } finally {
-    await release();
+    await lock.release();
   }
 }
 
@@ -382,6 +401,15 @@ export async function openHnsw(
   const path = join(indexDir, info.file);
   if (!existsSync(path) || (await stat(path)).size !== info.bytes) {
     throw new HnswStaleError(`${path} is missing or incomplete; rebuild it: ${build}`);
+  }
+  // A damaged graph file must never reach usearch's loader.
+  if (info.checksum) {
+    const { checksum } = await checkVectorsFileAside(path, { dim: 1, checkVectors: false });
+    if (checksum !== info.checksum) {
+      throw new HnswStaleError(
+        `${path} is damaged: its checksum is ${checksum}, hnsw.json records ${info.checksum}; rebuild it: ${build}`,
+      );
+    }
   }
   if (options.vectors && options.vectors.length !== manifest.count * dim) {
     throw new IndexError('the vectors given for re-scoring do not match the index');

@@ -84,6 +84,11 @@ export interface SinkSummary {
 export interface IndexSink {
   /** Where, for messages. */
   readonly location: string;
+  /**
+   * Aborted when the run must stop at once (an index folder's lock was lost to another run): the
+   * pipeline stops embedding and throws its reason.
+   */
+  readonly signal?: AbortSignal;
   /** Takes the store for the run and checks the spec; what it already holds, by product id. */
   begin(spec: EmbeddingSpec): Promise<Map<string, KnownPhoto>>;
   /** Records what the catalogue now is; says how much there is to embed. */
@@ -181,12 +186,14 @@ export async function runIndexing(options: IndexingOptions): Promise<IndexingRes
 
     let embedded = 0;
     for (;;) {
+      sink.signal?.throwIfAborted();
       const jobs = await sink.claim(options.claimSize ?? 512);
       if (jobs.length === 0) break;
       embedder ??= await Embedder.create(options.embedder);
       const results: JobResult[] = [];
       const before = embedder.timings();
       for await (const batch of embedder.embedBatches(jobs.map((j) => join(imagesDir, j.file)))) {
+        sink.signal?.throwIfAborted();
         for (const r of batch) {
           const job = jobs[results.length] as Job;
           results.push(
@@ -206,6 +213,7 @@ export async function runIndexing(options: IndexingOptions): Promise<IndexingRes
     }
     await embedder?.close();
     embedder = undefined;
+    sink.signal?.throwIfAborted();
     t = performance.now();
     const summary = await sink.finish();
     lap('finish', t);

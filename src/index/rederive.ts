@@ -12,7 +12,7 @@ export async function rederiveIndex(
   derive: (input: DeriveInput) => Promise<Derived>,
 ): Promise<IndexManifest> {
   const outDir = resolve(dir);
-  const release = await lockFolder(outDir, INDEX_LOCK);
+  const lock = await lockFolder(outDir, INDEX_LOCK);
   try {
     const data = await loadIndex(outDir);
     const { manifest, items, vectors } = data;
@@ -25,15 +25,17 @@ export async function rederiveIndex(
       previous: data,
     });
     if (derived.unchanged) return manifest;
-    const { format, version, generation, vectorsFile, itemsFile, count, ...rest } = manifest;
+    await lock.assertHeld();
+    const { format, version, generation, vectorsFile, itemsFile, count, checksums, ...rest } = manifest;
     return await commitIndex(
       outDir,
       { ...rest, updatedAt: new Date().toISOString(), similarity: derived.spec },
       items,
       vectors,
       derived.files,
+      { beforeSwitch: () => lock.assertHeld() },
     );
   } finally {
-    await release();
+    await lock.release();
   }
 }

@@ -2,8 +2,11 @@
  * On-disk JSON read through a schema: a file that is missing, not JSON or not of the expected
  * shape gives an error that names the file and what is wrong, never a bare `as`.
  */
-import { readFile } from 'node:fs/promises';
 import type { z } from 'zod';
+import { InputFileError, readInputFile } from './input-file.js';
+
+/** Largest JSON file read (about the longest string a JavaScript engine holds). */
+export const MAX_JSON_BYTES = 512 * 1024 * 1024;
 
 export class FileFormatError extends Error {
   constructor(
@@ -48,10 +51,11 @@ export async function readJsonFile<S extends z.ZodType>(
 ): Promise<z.output<S> | undefined> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = (await readInputFile(path, { maxBytes: MAX_JSON_BYTES })).toString('utf8');
   } catch (err) {
-    if (options.optional && (err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new FileFormatError(path, `cannot read ${path}: ${(err as Error).message}`);
+    if (!(err instanceof InputFileError)) throw err;
+    if (options.optional && err.code === 'missing') return undefined;
+    throw new FileFormatError(path, err.message);
   }
   return parseJson(path, text, schema);
 }

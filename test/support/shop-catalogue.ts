@@ -1,12 +1,13 @@
 /**
  * A second catalogue, laid out unlike the fashion one, built for the tests from the shared photos:
  * a shop's `sku,title,brand,colour,category,price` CSV, photos in nested folders by category
- * named by sku (links to 18 fashion photos of T-shirts, bags and shoes), and two rows without a
+ * named by sku (copies of 18 fashion photos of T-shirts, bags and shoes: links out of a catalogue
+ * folder are not followed when indexing), and two rows without a
  * photo. Its schema is detected: id sku, title title, facets brand, colour and category (the kind),
  * not the price (numbers). Built once under .cache/ and indexed there (indexing is incremental).
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, lstat, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readMetadataTable } from '../../src/catalogue/metadata.js';
 import { cacheDir } from '../../src/config.js';
@@ -62,8 +63,11 @@ export async function shopCatalogue(): Promise<ShopCatalogue> {
   for (const row of rows) {
     const folder = join(photos, row.category.toLowerCase());
     await mkdir(folder, { recursive: true });
-    const link = join(folder, `${row.sku}.jpg`);
-    if (!existsSync(link)) await symlink(catalogueImage(row.sku.slice(4)), link);
+    const photo = join(folder, `${row.sku}.jpg`);
+    // (Earlier versions made links here: replaced by copies.)
+    const st = await lstat(photo).catch(() => undefined);
+    if (st?.isSymbolicLink()) await rm(photo);
+    if (!st?.isFile()) await copyFile(catalogueImage(row.sku.slice(4)), photo);
   }
   const missing = ['SKU-NOPHOTO-1', 'SKU-NOPHOTO-2'];
   const lines = [

@@ -174,11 +174,20 @@ async function readItems(db: pg.Pool): Promise<IndexItem[]> {
   }));
 }
 
-/** SQL conditions for filters (parameters appended to `params`): any value of a column, all columns. */
+/**
+ * SQL conditions for filters (parameters appended to `params`): any value of a column, all columns.
+ * PostgreSQL text holds no NUL character, and no stored value has one (the catalogue reader removes
+ * them): a column or value with a NUL matches nothing, as on an index folder.
+ */
 function filterConditions(where: Filters | undefined, params: unknown[]): string[] {
   const conditions: string[] = [];
-  for (const [column, values] of Object.entries(where ?? {})) {
-    if (values.length === 0) continue;
+  for (const [column, all] of Object.entries(where ?? {})) {
+    if (all.length === 0) continue;
+    const values = all.filter((v) => !v.includes('\0'));
+    if (column.includes('\0') || values.length === 0) {
+      conditions.push('FALSE');
+      continue;
+    }
     params.push(
       column,
       values.map((v) => v.toLowerCase()),

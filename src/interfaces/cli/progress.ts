@@ -20,8 +20,11 @@ export function progressBar(unit: string): Progress {
     cliProgress.Presets.shades_classic,
   );
   let started: number | undefined;
+  let stopped = false;
   return {
     update(done, total, detail = '') {
+      // (A bar restarted after stop() would keep its timer, and the process, alive.)
+      if (stopped) return;
       if (started === undefined) {
         started = performance.now();
         bar.start(total, done, { rate: '0.0', detail });
@@ -32,23 +35,37 @@ export function progressBar(unit: string): Progress {
       bar.update(done, { rate: seconds > 0 ? (done / seconds).toFixed(1) : '0.0', detail });
     },
     stop() {
+      stopped = true;
       if (started !== undefined) bar.stop();
     },
   };
 }
 
-/** One progress bar per stage, stopped when the next stage starts. */
+/**
+ * One progress bar per stage, stopped when the next stage starts. `close()` ends the display for
+ * good: an update that comes later (from work still running after an error) shows nothing, and
+ * no bar's timer is left to keep the process alive. Every command closes it on every exit path.
+ */
 export function stagedProgress() {
   let current: { stage: string; bar: Progress } | undefined;
+  let closed = false;
   return {
     update(stage: string, unit: string, done: number, total: number, detail?: string) {
+      if (closed) return;
       if (current?.stage !== stage) {
         current?.bar.stop();
         current = { stage, bar: progressBar(unit) };
       }
       current.bar.update(done, total, detail);
     },
+    /** Stops the current stage's bar (the next update starts another). */
     stop() {
+      current?.bar.stop();
+      current = undefined;
+    },
+    /** Stops the display for good. */
+    close() {
+      closed = true;
       current?.bar.stop();
       current = undefined;
     },

@@ -79,11 +79,12 @@ export async function runIndex(options: IndexRunOptions): Promise<IndexingResult
       onProgress: (done, total, timings) =>
         progress.update('photos', 'photos', done, total, describeTimings(timings)),
     });
-    progress.stop();
+    progress.close();
     const timings = describeTimings(result.timings);
     if (timings) log.info(`stage times: ${timings}`);
     return result;
   } finally {
-    progress.stop();
+    // Every way out stops the display (its timer would keep the process alive).
+    progress.close();
   }
 }

@@ -7,18 +7,20 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { z } from 'zod';
+import { MAX_PRODUCT_ID_LENGTH } from '../../catalogue/limits.js';
 import { projectRoot } from '../../config.js';
 import { parseJson } from '../../io/json-file.js';
 import type { Recommender } from '../../recommend/recommender.js';
 import { DEFAULT_UPLOAD_LIMITS, UploadLimiter, type UploadLimits } from './api/upload-limiter.js';
 import { catalogueRoutes } from './plugins/catalogue.js';
-import { errors } from './plugins/errors.js';
+import { clientErrorHandler, errors, frameworkErrors } from './plugins/errors.js';
 import { imageRoutes } from './plugins/images.js';
 import { openapi } from './plugins/openapi.js';
 import { page } from './plugins/page.js';
 import { productRoutes } from './plugins/products.js';
 import { recommendRoutes } from './plugins/recommend.js';
 import { requestLog } from './plugins/request-log.js';
+import { security } from './plugins/security.js';
 import { uploads } from './plugins/uploads.js';
 import { validation } from './plugins/validation.js';
 
@@ -27,10 +29,15 @@ export const defaultWebDir = join(projectRoot, 'dist', 'web');
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** Resolves once no upload is being processed or waiting: then the model can be released. */
+    /** Resolves once no upload is arriving, being processed or waiting: then the model can be released. */
     uploadsSettled(): Promise<void>;
+    /** The uploads in progress (receiving, waiting, processed). */
+    uploadLimiter: UploadLimiter;
   }
 }
+
+/** Longest path parameter (a product id, decoded): at least the longest id the indexer accepts. */
+export const MAX_PARAM_LENGTH = Math.max(1024, MAX_PRODUCT_ID_LENGTH);
 
 export interface AppOptions {
   recommender: Recommender;
@@ -40,7 +47,7 @@ export interface AppOptions {
   logger?: FastifyBaseLogger;
   /** Largest accepted photo, in bytes. */
   maxUploadBytes?: number;
-  /** How many uploads run at once and how many may wait. */
+  /** How many uploads are received and run at once, how many may wait, and how fast they must arrive. */
   uploadLimits?: Partial<UploadLimits>;
 }
 
@@ -52,18 +59,29 @@ function packageVersion(): string {
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { recommender } = options;
+  const limiter = new UploadLimiter({ ...DEFAULT_UPLOAD_LIMITS, ...options.uploadLimits });
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     // One line per request, from the request-log plugin.
     logController: new LogController({ disableRequestLogging: true }),
-    // A whole request (a 20 MB upload included) must arrive within a minute: a client that trickles
-    // its upload cannot hold one of the few upload turns for ever.
-    requestTimeout: 60_000,
+    // Uploads have their own body timeout and minimum rate (plugins/uploads.ts), answered in JSON;
+    // this is Node's limit for any whole request, a little later, as a backstop.
+    requestTimeout: limiter.limits.bodyTimeoutMs + 10_000,
+    // Product ids are path parameters: every id the indexer accepts must be reachable.
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // Errors met before any route, in the API's JSON (plugins/errors.ts).
+    frameworkErrors,
+    clientErrorHandler,
+    // Requests that arrive while closing get the API's own 503 (plugins/errors.ts).
+    return503OnClosing: false,
   });
-  const limiter = new UploadLimiter({ ...DEFAULT_UPLOAD_LIMITS, ...options.uploadLimits });
+  // Connections that never finish sending their headers (Node's default: a minute).
+  app.server.headersTimeout = 20_000;
+  app.decorate('uploadLimiter', limiter);
   app.decorate('uploadsSettled', () => limiter.idle());
 
   await app.register(errors);
+  await app.register(security);
   await app.register(requestLog);
   await app.register(validation);
   await app.register(openapi, { version: packageVersion() });
@@ -71,7 +89,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     maxBytes: options.maxUploadBytes,
     filters: recommender.schema.facets.length,
   });
-  await app.register(recommendRoutes, { recommender, limiter });
+  await app.register(recommendRoutes, { recommender, limiter, maxBytes: options.maxUploadBytes });
   await app.register(productRoutes, { recommender });
   await app.register(catalogueRoutes, { recommender, limiter });
   await app.register(imageRoutes, { recommender });

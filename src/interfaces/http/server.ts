@@ -23,8 +23,12 @@ export interface RunningServer {
   recommender: Recommender;
   /** Where to open the page, e.g. http://127.0.0.1:8080/ */
   url: string;
-  /** Stops taking requests, finishes the ones in progress, then releases the model. */
-  close(): Promise<void>;
+  /**
+   * Stops taking connections, finishes the requests in progress, then releases the model. Requests
+   * still unfinished after `graceMs` (default 30 s) lose their connections; the model is released
+   * once their work is done.
+   */
+  close(graceMs?: number): Promise<void>;
 }
 
 function urlFor(host: string, port: number): string {
@@ -52,5 +56,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   }
   const address = app.server.address();
   const actualPort = typeof address === 'object' && address ? address.port : port;
-  return { app, recommender, url: urlFor(host, actualPort), close: () => app.close() };
+  const close = async (graceMs = 30_000) => {
+    const force = setTimeout(() => {
+      app.log.warn(`requests still in progress after ${graceMs / 1000} s: closing their connections`);
+      app.server.closeAllConnections();
+    }, graceMs);
+    try {
+      await app.close();
+    } finally {
+      clearTimeout(force);
+    }
+  };
+  return { app, recommender, url: urlFor(host, actualPort), close };
 }

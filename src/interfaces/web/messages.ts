@@ -27,7 +27,9 @@ export function checkFile(file: File): string | undefined {
 export function isUnreadablePhoto(err: unknown): boolean {
   return (
     err instanceof ApiFailure &&
-    ['not-an-image', 'unsupported-format', 'truncated', 'empty', 'too-large'].includes(err.code)
+    ['not-an-image', 'unsupported-format', 'truncated', 'empty', 'too-large', 'too-complex'].includes(
+      err.code,
+    )
   );
 }
 
@@ -42,6 +44,8 @@ export function describeFailure(err: unknown, photoName?: string): string {
       return `${what} is in a format we do not support (${err.message}). ${ACCEPTED}`;
     case 'too-large':
       return `${what} is too large: ${err.message}.`;
+    case 'too-complex':
+      return `${what} takes too much work to decode (${err.message}). Try a plainer copy, such as a screenshot of it.`;
     case 'truncated':
       return `${what} seems damaged or incomplete, so it cannot be read. Try another copy of it.`;
     case 'empty':

@@ -58,30 +58,39 @@ const UNITS: Record<string, string> = {
   street: 'street photos',
 };
 
+/** The query photos and the seed that samples them, as both evaluations take them. */
+const queryPhotos = (flags: Flags) => ({
+  queriesDir: flags.queries,
+  maxQueries: flags.maxQueries,
+  seed: flags.seed,
+});
+
 async function evalIndex(flags: Flags): Promise<void> {
   const progress = stagedProgress();
   const embedder = { device: flags.device, batchSize: flags.batchSize, threads: flags.threads };
-  const ev = await evaluate({
-    indexDir: flags.index,
-    queriesDir: flags.queries,
-    streetDir: flags.street,
-    similarity: flags.similarity,
-    tuning: {
-      weights: flags.weights,
-      shopperWeights: flags.shopperWeights,
-      query: flags.queryPrep,
-      shopperQuery: flags.queryPrep,
-    },
-    maxQueries: flags.maxQueries,
-    seed: flags.seed,
-    embedder,
-    onStage: (stage, detail) => {
-      progress.stop();
-      if (stage !== 'done') log.info(`${stage}: ${detail ?? ''}`);
-    },
-    onProgress: (stage, done, total) => progress.update(stage, UNITS[stage] ?? '', done, total),
-  });
-  progress.stop();
+  let ev: Awaited<ReturnType<typeof evaluate>>;
+  try {
+    ev = await evaluate({
+      indexDir: flags.index,
+      ...queryPhotos(flags),
+      streetDir: flags.street,
+      similarity: flags.similarity,
+      tuning: {
+        weights: flags.weights,
+        shopperWeights: flags.shopperWeights,
+        query: flags.queryPrep,
+        shopperQuery: flags.queryPrep,
+      },
+      embedder,
+      onStage: (stage, detail) => {
+        progress.stop();
+        if (stage !== 'done') log.info(`${stage}: ${detail ?? ''}`);
+      },
+      onProgress: (stage, done, total) => progress.update(stage, UNITS[stage] ?? '', done, total),
+    });
+  } finally {
+    progress.close();
+  }
   let reportPath: string | undefined;
   try {
     if (flags.report !== false) {
@@ -108,47 +117,49 @@ async function sweep(flags: Flags): Promise<void> {
   if (!flags.images || !flags.metadata) throw new Error('--sweep needs --images <dir> and --metadata <csv>');
   const configs = parseConfigs(flags.configs);
   const progress = stagedProgress();
-  const result = await runSweep({
-    imagesDir: flags.images,
-    metadataPath: flags.metadata,
-    subset: flags.subset,
-    seed: flags.seed,
-    queriesDir: flags.queries,
-    maxQueries: flags.maxQueries,
-    configs,
-    workDir: flags.work,
-    seedFrom: [flags.index],
-    embedder: { device: flags.device, batchSize: flags.batchSize, threads: flags.threads },
-    samples: flags.samples,
-    on: {
-      subset: (s) =>
-        log.info(
-          `subset: ${s.ids} photos over ${s.label === null ? 'one stratum' : `${s.strata} values of ${s.label}`}; work folder ${s.workDir}`,
-        ),
-      configStart: (i, total, c) => log.info(`config ${i}/${total}: ${c.name}`),
-      buildPlan: (p) =>
-        log.info(`indexing: ${p.total} photos, ${p.toEmbed} to embed, ${p.reused} already embedded`),
-      buildProgress: (done, total) => progress.update('index', 'photos', done, total),
-      built: () => progress.stop(),
-      evalStage: (stage, detail) => {
-        progress.stop();
-        if (stage !== 'done') log.info(`${stage}: ${detail ?? ''}`);
+  let result: Awaited<ReturnType<typeof runSweep>>;
+  try {
+    result = await runSweep({
+      imagesDir: flags.images,
+      metadataPath: flags.metadata,
+      subset: flags.subset,
+      ...queryPhotos(flags),
+      configs,
+      workDir: flags.work,
+      seedFrom: [flags.index],
+      embedder: { device: flags.device, batchSize: flags.batchSize, threads: flags.threads },
+      samples: flags.samples,
+      on: {
+        subset: (s) =>
+          log.info(
+            `subset: ${s.ids} photos over ${s.label === null ? 'one stratum' : `${s.strata} values of ${s.label}`}; work folder ${s.workDir}`,
+          ),
+        configStart: (i, total, c) => log.info(`config ${i}/${total}: ${c.name}`),
+        buildPlan: (p) =>
+          log.info(`indexing: ${p.total} photos, ${p.toEmbed} to embed, ${p.reused} already embedded`),
+        buildProgress: (done, total) => progress.update('index', 'photos', done, total),
+        built: () => progress.stop(),
+        evalStage: (stage, detail) => {
+          progress.stop();
+          if (stage !== 'done') log.info(`${stage}: ${detail ?? ''}`);
+        },
+        evalProgress: (stage, done, total) => progress.update(stage, UNITS[stage] ?? '', done, total),
+        configDone: (i, total, c, summary, reused) => {
+          progress.stop();
+          const { kind } = summary.labels;
+          const figure =
+            kind === null
+              ? ''
+              : `: ${kind} P@5 ${summary.leaveOneOut.precisionAll[kind]?.value?.toFixed(3) ?? '–'}`;
+          log.info(
+            `config ${i}/${total}: ${c.name} ${reused ? 'evaluated earlier (kept)' : 'evaluated'}${figure}`,
+          );
+        },
       },
-      evalProgress: (stage, done, total) => progress.update(stage, UNITS[stage] ?? '', done, total),
-      configDone: (i, total, c, summary, reused) => {
-        progress.stop();
-        const { kind } = summary.labels;
-        const figure =
-          kind === null
-            ? ''
-            : `: ${kind} P@5 ${summary.leaveOneOut.precisionAll[kind]?.value?.toFixed(3) ?? '–'}`;
-        log.info(
-          `config ${i}/${total}: ${c.name} ${reused ? 'evaluated earlier (kept)' : 'evaluated'}${figure}`,
-        );
-      },
-    },
-  });
-  progress.stop();
+    });
+  } finally {
+    progress.close();
+  }
   if (flags.json) {
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     return;

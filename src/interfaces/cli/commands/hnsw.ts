@@ -47,19 +47,23 @@ export function registerHnsw(program: Command): void {
     )
     .option('--threads <n>', 'insertion threads (default: one per core)', positiveInt('--threads', 256))
     .action(async (flags: Flags) => {
-      const progress = progressBar('vectors');
       // (A PostgreSQL store has its HNSW index in the database, built by the indexing run.)
       const folder = requireIndexFolder(flags.index, 'an HNSW graph file');
-      const info = await buildHnsw(folder, {
-        search: await searchVectors(folder),
-        dtype: flags.dtype,
-        connectivity: flags.connectivity,
-        expansionAdd: flags.expansionAdd,
-        expansionSearch: flags.expansionSearch,
-        threads: flags.threads,
-        onProgress: (done, total) => progress.update(done, total),
-      });
-      progress.stop();
+      const progress = progressBar('vectors');
+      let info: Awaited<ReturnType<typeof buildHnsw>>;
+      try {
+        info = await buildHnsw(folder, {
+          search: await searchVectors(folder),
+          dtype: flags.dtype,
+          connectivity: flags.connectivity,
+          expansionAdd: flags.expansionAdd,
+          expansionSearch: flags.expansionSearch,
+          threads: flags.threads,
+          onProgress: (done, total) => progress.update(done, total),
+        });
+      } finally {
+        progress.stop();
+      }
       process.stdout.write(
         `Built the ${info.dtype} HNSW graph of ${info.count} vectors (generation ${info.generation}) ` +
           `in ${flags.index}/${info.file}: ${(info.bytes / 2 ** 20).toFixed(1)} MiB, ` +

@@ -55,7 +55,7 @@ async function relearn(flags: Flags) {
       }),
     );
   } finally {
-    stages.stop();
+    stages.close();
   }
 }
 

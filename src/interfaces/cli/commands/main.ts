@@ -28,12 +28,17 @@ export function buildProgram(): Command {
   return program;
 }
 
+/**
+ * Runs the program. A command that fails prints one line and the process exits at once with
+ * status 1: whatever work was still pending (a timer, a worker thread, a connection) is not left
+ * to keep a failed command alive (every command also stops its own on the way out).
+ */
 export async function main(argv: string[]): Promise<void> {
   try {
     await buildProgram().parseAsync(argv);
   } catch (err) {
     const message = isImageError(err) || err instanceof Error ? err.message : String(err);
     process.stderr.write(`lookalike: ${message}\n`);
-    process.exitCode = EXIT_FAILURE;
+    process.exit(EXIT_FAILURE);
   }
 }

@@ -1,9 +1,11 @@
 /** `lookalike recommend <image>` and `lookalike similar <product-id>`. */
 import type { Command } from 'commander';
 import { Option } from 'commander';
+import { MAX_PHOTO_BYTES } from '../../../catalogue/limits.js';
 import { defaultIndexDir } from '../../../config.js';
 import { DEVICES, type Device } from '../../../embeddings/runtime.js';
 import { parseWhere } from '../../../index/filters.js';
+import { readInputFile } from '../../../io/input-file.js';
 import {
   Recommender,
   type RecommendOptions,
@@ -50,16 +52,22 @@ function withQueryOptions(cmd: Command): Command {
     .addOption(new Option('--device <device>', 'inference device').choices(DEVICES).default('cpu'));
 }
 
-/** Opens the index, answers one query with the flags' k and filters, prints the results, closes. */
-async function answer(
+/**
+ * Reads the command's input first (a photo is read before the index is opened, so that a bad one
+ * is refused at once), opens the index, answers one query with the flags' k and filters, prints
+ * the results, closes.
+ */
+async function answer<T>(
   flags: Flags,
-  query: (r: Recommender, options: RecommendOptions) => Promise<RecommendResult>,
+  input: () => Promise<T>,
+  query: (r: Recommender, input: T, options: RecommendOptions) => Promise<RecommendResult>,
   title: (r: Recommender) => string,
 ): Promise<void> {
   const where = parseWhere(flags.where);
+  const value = await input();
   const recommender = await open(flags);
   try {
-    const result = await query(recommender, { k: flags.k, where });
+    const result = await query(recommender, value, { k: flags.k, where });
     process.stdout.write(
       flags.json
         ? resultsAsJson(result, recommender.schema)
@@ -70,47 +78,54 @@ async function answer(
   }
 }
 
-interface QueryCommand {
+/** A query command: its name, argument, how it reads that argument, queries and titles its answer. */
+interface QueryCommand<T> {
   name: string;
   description: string;
   argument: [string, string];
-  query: (r: Recommender, argument: string, options: RecommendOptions) => Promise<RecommendResult>;
+  input: (argument: string) => Promise<T>;
+  query: (r: Recommender, input: T, options: RecommendOptions) => Promise<RecommendResult>;
   title: (r: Recommender, argument: string) => string;
 }
 
-const COMMANDS: QueryCommand[] = [
-  {
+function register<T>(program: Command, c: QueryCommand<T>): void {
+  withQueryOptions(
+    program
+      .command(c.name)
+      .description(c.description)
+      .argument(...c.argument),
+  ).action((argument: string, flags: Flags) =>
+    answer(
+      flags,
+      () => c.input(argument),
+      c.query,
+      (r) => c.title(r, argument),
+    ),
+  );
+}
+
+export function registerRecommend(program: Command): void {
+  register(program, {
     name: 'recommend',
     description: 'the k catalogue products most similar to a photo',
     argument: ['<image>', 'a photo (JPEG, PNG, WebP, GIF, AVIF, TIFF)'],
-    query: (r, image, options) => r.recommend(image, options),
+    // Only a regular file, of at most the size of an upload: a FIFO or /dev/zero is refused at once.
+    input: async (image) => ({
+      data: await readInputFile(image, { maxBytes: MAX_PHOTO_BYTES, what: 'the photo' }),
+      label: image,
+    }),
+    query: (r, photo, options) => r.recommend(photo, options),
     title: (_, image) => `Most similar to ${image}:`,
-  },
-  {
+  });
+  register(program, {
     name: 'similar',
     description: '"more like this": the k products most similar to a catalogue product',
     argument: ['<product-id>', 'id of a product in the index'],
+    input: async (id) => id,
     query: (r, id, options) => r.similar(id, options),
     title: (r, id) => {
       const name = r.product(id)?.name;
       return `More like ${id}${name ? ` (${name})` : ''}:`;
     },
-  },
-];
-
-export function registerRecommend(program: Command): void {
-  for (const c of COMMANDS) {
-    withQueryOptions(
-      program
-        .command(c.name)
-        .description(c.description)
-        .argument(...c.argument),
-    ).action((argument: string, flags: Flags) =>
-      answer(
-        flags,
-        (r, options) => c.query(r, argument, options),
-        (r) => c.title(r, argument),
-      ),
-    );
-  }
+  });
 }

@@ -21,6 +21,8 @@ import type {
 export const MAX_UPLOAD_BYTES = 20 * 1024 * 1024;
 export const DEFAULT_K = 5;
 export const MAX_K = 50;
+/** Longest filter value, in characters. */
+export const MAX_FILTER_VALUE_LENGTH = 200;
 /** The multipart form field that carries the photo. */
 export const IMAGE_FIELD = 'image';
 

@@ -12,6 +12,8 @@ const IMAGE_STATUS: Record<ImageErrorCode, [number, ApiError['code']]> = {
   'unsupported-format': [415, 'unsupported-format'],
   truncated: [422, 'truncated'],
   'too-large': [413, 'too-large'],
+  // Valid, but too costly to decode (e.g. a JPEG of hundreds of scans).
+  'too-complex': [422, 'too-complex'],
   // A photo given by path: never the case for uploads.
   'not-found': [500, 'internal-error'],
   unreadable: [500, 'internal-error'],

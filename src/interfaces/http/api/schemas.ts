@@ -9,7 +9,9 @@
  * Server-only: the web page imports contract.ts, never this module.
  */
 import { z } from 'zod';
-import { DEFAULT_K, IMAGE_FIELD, MAX_K } from './contract.js';
+import { MAX_PRODUCT_ID_LENGTH } from '../../../catalogue/limits.js';
+import { DEFAULT_K, IMAGE_FIELD, MAX_FILTER_VALUE_LENGTH, MAX_K } from './contract.js';
+import { quoteList } from './echo.js';
 
 const ids = z.array(z.string());
 
@@ -80,8 +82,11 @@ export const errorCodeZ = z.enum([
   'unsupported-format',
   'truncated',
   'too-large',
+  'too-complex',
+  'timeout',
   'unknown-product',
   'not-found',
+  'photo-changed',
   'busy',
   'internal-error',
 ]);
@@ -154,12 +159,14 @@ export const healthZ = z
     model: z.object({ device: z.string().describe('cpu or cuda') }),
     uploads: z
       .object({
-        active: z.number().int(),
-        waiting: z.number().int(),
+        receiving: z.number().int().describe('Uploads whose photo is arriving.'),
+        maxReceiving: z.number().int(),
+        active: z.number().int().describe('Uploads with a turn of the model.'),
+        waiting: z.number().int().describe('Uploads received in full, waiting for a turn.'),
         concurrency: z.number().int(),
         maxWaiting: z.number().int(),
       })
-      .describe('Uploads being processed and waiting for a turn.'),
+      .describe('Uploads being received, processed and waiting for a turn.'),
     uptimeSeconds: z.number(),
   })
   .meta({
@@ -170,23 +177,45 @@ export const healthZ = z
 /** Error answers of every route. */
 export const errorResponses = { '4xx': errorBodyZ, '5xx': errorBodyZ } as const;
 
+/** Text from a request must hold no NUL character: PostgreSQL text cannot, and no catalogue does. */
+const withoutNul = (text: string) => !text.includes('\0');
+
 export const idParamsZ = z.object({
-  id: z.string().min(1).max(200, { error: 'a product id is at most 200 characters' }).describe('Product id.'),
+  id: z
+    .string()
+    .min(1)
+    .max(MAX_PRODUCT_ID_LENGTH, { error: `a product id is at most ${MAX_PRODUCT_ID_LENGTH} characters` })
+    .refine(withoutNul, { error: 'a product id must not contain a NUL character' })
+    .describe('Product id.'),
 });
 
-const K_RANGE = `k must be an integer from 1 to ${MAX_K}`;
+const K_RANGE = `k must be an integer from 1 to ${MAX_K}, in decimal digits`;
 
-/** How many products a search returns: a query parameter or a form field (text, coerced). */
-export const kZ = z.coerce
-  .number({ error: K_RANGE })
-  .int({ error: K_RANGE })
-  .min(1, { error: K_RANGE })
-  .max(MAX_K, { error: K_RANGE })
+/** k as a request gives it (a query parameter or a form field): decimal digits only, no sign, point, exponent or hex. */
+export function parseK(raw: unknown): number | undefined {
+  if (typeof raw !== 'string' || !/^[0-9]{1,9}$/.test(raw)) return undefined;
+  const k = Number(raw);
+  return k >= 1 && k <= MAX_K ? k : undefined;
+}
+
+/** How many products a search returns: a query parameter or a form field, in decimal digits. */
+export const kZ = z
+  .string({ error: K_RANGE })
+  .regex(/^[0-9]{1,9}$/, { error: K_RANGE })
+  .transform((raw, ctx) => {
+    const k = parseK(raw);
+    if (k !== undefined) return k;
+    ctx.addIssue({ code: 'custom', message: K_RANGE, input: raw });
+    return z.NEVER;
+  })
   .default(DEFAULT_K)
-  .describe('How many products.');
+  .describe(`How many products: a whole number from 1 to ${MAX_K} in decimal digits (default ${DEFAULT_K}).`);
 
 /** One filter value. */
-export const filterValueZ = z.string().max(200, { error: 'a filter value is at most 200 characters' });
+export const filterValueZ = z
+  .string()
+  .max(MAX_FILTER_VALUE_LENGTH, { error: `a filter value is at most ${MAX_FILTER_VALUE_LENGTH} characters` })
+  .refine(withoutNul, { error: 'a filter value must not contain a NUL character' });
 
 /** A filter's values: a parameter given once arrives as a string, repeated as a list. */
 const filterValuesZ = (column: string, examples: readonly string[]) =>
@@ -242,7 +271,7 @@ export function searchQueryZ(filters: readonly FilterParameter[]) {
     .strictObject(shape, {
       error: (issue) =>
         issue.code === 'unrecognized_keys'
-          ? `unknown query parameter ${issue.keys.map((k) => `"${k}"`).join(', ')}; expected ${expectedParameters(filters)}`
+          ? `unknown query parameter ${quoteList(issue.keys)}; expected ${expectedParameters(filters)}`
           : undefined,
     })
     .transform((query): Search => {

@@ -2,6 +2,7 @@
 import type { RecommendOptions } from '../../../recommend/recommender.js';
 import { ApiError } from './api-error.js';
 import { IMAGE_FIELD } from './contract.js';
+import { quote } from './echo.js';
 import {
   expectedParameters,
   type FilterParameter,
@@ -32,10 +33,11 @@ export function mergeFormFields(
   const where: Record<string, string[]> = { ...search.where };
   for (const [name, values] of fields) {
     if (name === 'k') {
-      const raw = values.at(-1)?.trim() ?? '';
-      const parsed = kZ.safeParse(/^\d+$/.test(raw) ? raw : Number.NaN);
+      // The same rule as the query string's k: decimal digits, 1..MAX_K.
+      const raw = values.at(-1) ?? '';
+      const parsed = kZ.safeParse(raw);
       if (!parsed.success) {
-        throw new ApiError(400, 'bad-field', `${parsed.error.issues[0]?.message} (got "${raw}")`);
+        throw new ApiError(400, 'bad-field', `${parsed.error.issues[0]?.message} (got ${quote(raw)})`);
       }
       k = parsed.data;
     } else if (known.has(name)) {
@@ -49,7 +51,7 @@ export function mergeFormFields(
       throw new ApiError(
         400,
         'bad-field',
-        `unknown form field "${name}"; expected ${IMAGE_FIELD}, ${expectedParameters(filters)}`,
+        `unknown form field ${quote(name)}; expected ${IMAGE_FIELD}, ${expectedParameters(filters)}`,
       );
     }
   }

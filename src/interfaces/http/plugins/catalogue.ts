@@ -69,6 +69,8 @@ export const catalogueRoutes: FastifyPluginAsyncZod<CatalogueRoutesOptions> = as
         },
         model: { device: embedder.device },
         uploads: {
+          receiving: limiter.receiving,
+          maxReceiving: limiter.limits.maxReceiving,
           active: limiter.active,
           waiting: limiter.waiting,
           concurrency: limiter.limits.concurrency,

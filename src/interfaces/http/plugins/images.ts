@@ -1,14 +1,27 @@
 /**
  * GET /images/:id: the catalogue photo of an indexed product. The id is only ever a key into the
- * index: the file served is the one the index lists for it, so no part of a request becomes a path.
+ * index, so no part of a request becomes a path; and the file is served only while it is still
+ * the photo that was indexed:
+ *
+ * - a regular file whose real path (all links followed) is inside the catalogue folder, so a
+ *   photo re-pointed elsewhere (a link to /etc/passwd) is not served;
+ * - of the size the index recorded, and whose bytes still hash to the recorded SHA-256: the bytes
+ *   hashed are the bytes sent, so whatever happens to the file meanwhile, what is sent is the
+ *   indexed photo or nothing.
+ *
+ * Anything else is a JSON 404 (missing, not a file, outside the catalogue) or 409 (changed since
+ * indexing). The ETag is the indexed hash with the file's size and modification time.
  */
-import { open } from 'node:fs/promises';
-import { extname } from 'node:path';
+import { constants } from 'node:fs';
+import { type FileHandle, open, realpath } from 'node:fs/promises';
+import { extname, isAbsolute, relative } from 'node:path';
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
-import type { IndexItem } from '../../../index/store.js';
+import { hashBytes } from '../../../catalogue/listing.js';
+import type { IndexItem } from '../../../index/port.js';
 import type { Recommender } from '../../../recommend/recommender.js';
 import { ApiError } from '../api/api-error.js';
+import { quote } from '../api/echo.js';
 import { errorResponses, idParamsZ } from '../api/schemas.js';
 
 const CONTENT_TYPES: Readonly<Record<string, string>> = {
@@ -28,11 +41,80 @@ export interface ImageRoutesOptions {
   maxAge?: number;
 }
 
+/** Whether `path` lies inside the folder `dir` (both real paths). */
+function isInside(dir: string, path: string): boolean {
+  const rel = relative(dir, path);
+  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
+}
+
+/** Whether an If-None-Match header names this ETag (a list, weak or strong, or "*"). */
+function matches(ifNoneMatch: string | undefined, etag: string): boolean {
+  if (!ifNoneMatch) return false;
+  return ifNoneMatch
+    .split(',')
+    .map((tag) => tag.trim().replace(/^W\//, ''))
+    .some((tag) => tag === '*' || tag === etag);
+}
+
+/** Reads exactly `size` bytes, or fewer / more when the file is not that long any more. */
+async function readAll(file: FileHandle, size: number): Promise<Buffer> {
+  // One byte more than expected tells a file that grew from one of the right size.
+  const buffer = Buffer.alloc(size + 1);
+  let filled = 0;
+  while (filled < buffer.length) {
+    const { bytesRead } = await file.read(buffer, filled, buffer.length - filled, filled);
+    if (bytesRead === 0) break;
+    filled += bytesRead;
+  }
+  return buffer.subarray(0, filled);
+}
+
 export const imageRoutes: FastifyPluginAsync<ImageRoutesOptions> = async (app, { recommender, maxAge }) => {
   const byId = new Map<string, IndexItem>(recommender.items.map((item) => [item.id, item]));
   const cacheControl = `public, max-age=${maxAge ?? 86_400}`;
+  const imagesDir = recommender.manifest.imagesDir;
 
-  // Typed by hand from the params schema: the answer is a file stream, not a value of the 200 schema.
+  const gone = (item: IndexItem, why: string) =>
+    new ApiError(404, 'not-found', `the photo of product ${quote(item.id)} is no longer available (${why})`);
+  const changed = (item: IndexItem, why: string) =>
+    new ApiError(
+      409,
+      'photo-changed',
+      `the photo of product ${quote(item.id)} changed since it was indexed (${why}); index the catalogue again`,
+    );
+
+  /** The photo's bytes, checked as the module comment says, and its ETag. */
+  async function readPhoto(item: IndexItem): Promise<{ bytes: Buffer; etag: string }> {
+    const path = recommender.imagePath(item);
+    const [root, real] = await Promise.all([
+      realpath(imagesDir).catch(() => undefined),
+      realpath(path).catch(() => undefined),
+    ]);
+    if (!root || !real) throw gone(item, 'the file is missing');
+    if (!isInside(root, real)) throw gone(item, 'the file is outside the catalogue folder');
+    // Not blocking on a FIFO put in the photo's place, nor following a link swapped in since realpath.
+    const file = await open(real, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW).catch(
+      () => undefined,
+    );
+    if (!file) throw gone(item, 'the file cannot be opened');
+    try {
+      const opened = await file.stat();
+      if (!opened.isFile()) throw gone(item, 'not a regular file');
+      if (opened.size !== item.bytes) {
+        throw changed(item, `${opened.size} bytes, indexed with ${item.bytes}`);
+      }
+      const bytes = await readAll(file, item.bytes);
+      if (bytes.length !== item.bytes || hashBytes(bytes) !== item.hash) {
+        throw changed(item, 'its content differs');
+      }
+      const etag = `"${item.hash}-${opened.size.toString(36)}-${Math.trunc(opened.mtimeMs).toString(36)}"`;
+      return { bytes, etag };
+    } finally {
+      await file.close();
+    }
+  }
+
+  // Typed by hand from the params schema: the answer is the photo's bytes, not a value of the 200 schema.
   app.get<{ Params: z.output<typeof idParamsZ> }>(
     '/images/:id',
     {
@@ -40,7 +122,9 @@ export const imageRoutes: FastifyPluginAsync<ImageRoutesOptions> = async (app, {
         tags: ['catalogue'],
         summary: "A product's catalogue photo",
         description:
-          'Only photos of indexed products are served. Cached for a day, with the photo hash as ETag. Errors: 404 no such product.',
+          'Only photos of indexed products are served, and only while the file is still the photo that was indexed ' +
+          '(inside the catalogue folder, same size and content). Cached for a day; the ETag follows the photo. ' +
+          'Errors: 404 no such product or its photo is gone, 409 its photo changed since it was indexed.',
         params: idParamsZ,
         response: {
           200: {
@@ -56,27 +140,18 @@ export const imageRoutes: FastifyPluginAsync<ImageRoutesOptions> = async (app, {
     },
     async (request, reply) => {
       const item = byId.get(request.params.id);
-      if (!item) throw new ApiError(404, 'unknown-product', `no product "${request.params.id}" in the index`);
-      const etag = `"${item.hash}"`;
-      reply.header('cache-control', cacheControl).header('etag', etag);
-      if (request.headers['if-none-match'] === etag) return reply.code(304).send();
-
-      const file = await open(recommender.imagePath(item)).catch(() => undefined);
-      if (!file) {
-        request.log.warn({ id: item.id }, 'indexed photo is missing on disk');
-        throw new ApiError(404, 'not-found', `the photo of product "${item.id}" is no longer available`);
+      if (!item) {
+        throw new ApiError(404, 'unknown-product', `no product ${quote(request.params.id)} in the index`);
       }
-      const size = await file.stat().then(
-        (s) => s.size,
-        async (err: unknown) => {
-          await file.close();
-          throw err;
-        },
-      );
+      const photo = await readPhoto(item).catch((err: unknown) => {
+        if (err instanceof ApiError) request.log.warn({ id: item.id }, err.message);
+        throw err;
+      });
+      reply.header('cache-control', cacheControl).header('etag', photo.etag);
+      if (matches(request.headers['if-none-match'], photo.etag)) return reply.code(304).send();
       return reply
         .type(CONTENT_TYPES[extname(item.file).toLowerCase()] ?? 'application/octet-stream')
-        .header('content-length', size)
-        .send(file.createReadStream());
+        .send(photo.bytes);
     },
   );
 };

@@ -68,7 +68,25 @@ export const openapi = shared<{ version: string }>('lookalike-openapi', async (a
     transformObject: (document) => referencedComponents(jsonSchemaTransformObject(document)),
   });
 
-  await app.register(swaggerUi, { routePrefix: '/api/docs', staticCSP: true });
+  // Swagger UI's own policy: its files come from this origin as the page's do, with the fonts and
+  // images it inlines as data: URLs and the styles it applies inline; never framed. (Its built-in one allows framing by the same
+  // origin and styles from any https: origin, and upgrades requests to https.)
+  await app.register(swaggerUi, {
+    routePrefix: '/api/docs',
+    staticCSP: {
+      'default-src': "'self'",
+      'base-uri': "'self'",
+      'font-src': "'self' data:",
+      'img-src': "'self' data:",
+      'object-src': "'none'",
+      'script-src': "'self'",
+      'script-src-attr': "'none'",
+      // Swagger UI applies a few styles inline.
+      'style-src': "'self' 'unsafe-inline'",
+      'form-action': "'self'",
+      'frame-ancestors': "'none'",
+    },
+  });
 
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 });

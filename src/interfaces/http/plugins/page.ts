@@ -1,7 +1,7 @@
 /**
- * The web page at / : the files `npm run build:web` writes to dist/web, with a strict Content
- * Security Policy (everything from this origin; photos also from blob: URLs). Where the page is
- * not built, / says how to build it.
+ * The web page at / : the files `npm run build:web` writes to dist/web, under the strict Content
+ * Security Policy of plugins/security.ts (everything from this origin; photos also from blob:
+ * URLs). Where the page is not built, / says how to build it.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,18 +12,6 @@ export interface PageOptions {
   /** The built page's folder. */
   root: string;
 }
-
-const CSP = [
-  "default-src 'self'",
-  "img-src 'self' blob: data:",
-  "script-src 'self'",
-  "style-src 'self'",
-  "connect-src 'self'",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "form-action 'self'",
-  "frame-ancestors 'none'",
-].join('; ');
 
 /** app-QZN7SFA4.js, styles-44YGTAGU.css.map... */
 const HASHED = /-[A-Z0-9]{8}\.(js|css|map|txt)/;
@@ -50,8 +38,6 @@ export const page: FastifyPluginAsync<PageOptions> = async (app, { root }) => {
     index: ['index.html'],
     schemaHide: true,
     setHeaders(reply, path) {
-      reply.header('x-content-type-options', 'nosniff');
-      if (path.endsWith('.html')) reply.header('content-security-policy', CSP);
       // Bundles carry a content hash in their names (see scripts/build-web.ts): cached for good.
       reply.header('cache-control', HASHED.test(path) ? 'public, max-age=31536000, immutable' : 'no-cache');
     },

@@ -1,6 +1,8 @@
 /** GET /api/products/:id and GET /api/products/:id/similar ("more like this"). */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { type Recommender, UnknownProductError } from '../../../recommend/recommender.js';
+import type { Recommender } from '../../../recommend/recommender.js';
+import { ApiError } from '../api/api-error.js';
+import { quote } from '../api/echo.js';
 import { facetsJson, filterParameters, productJson, resultsJson } from '../api/present.js';
 import { errorResponses, idParamsZ, productZ, resultsZ, searchQueryZ } from '../api/schemas.js';
 import { recommendOptions } from '../api/search-options.js';
@@ -11,6 +13,8 @@ export interface ProductRoutesOptions {
 
 export const productRoutes: FastifyPluginAsyncZod<ProductRoutesOptions> = async (app, { recommender }) => {
   const searchQuery = searchQueryZ(filterParameters(facetsJson(recommender)));
+  const unknown = (id: string) =>
+    new ApiError(404, 'unknown-product', `no product ${quote(id)} in the index`);
 
   app.get(
     '/api/products/:id',
@@ -25,7 +29,7 @@ export const productRoutes: FastifyPluginAsyncZod<ProductRoutesOptions> = async 
     },
     async (request) => {
       const product = recommender.product(request.params.id);
-      if (!product) throw new UnknownProductError(`no product "${request.params.id}" in the index`);
+      if (!product) throw unknown(request.params.id);
       return productJson(product);
     },
   );
@@ -44,7 +48,10 @@ export const productRoutes: FastifyPluginAsyncZod<ProductRoutesOptions> = async 
         response: { 200: resultsZ, ...errorResponses },
       },
     },
-    async (request) =>
-      resultsJson(await recommender.similar(request.params.id, recommendOptions(request.query))),
+    async (request) => {
+      // Asked first, so that the answer quotes the id only in part.
+      if (!recommender.product(request.params.id)) throw unknown(request.params.id);
+      return resultsJson(await recommender.similar(request.params.id, recommendOptions(request.query)));
+    },
   );
 };

@@ -1,24 +1,23 @@
 /** POST /api/recommend: the products most similar to an uploaded photo. */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Recommender } from '../../../recommend/recommender.js';
-import { ApiError } from '../api/api-error.js';
+import { MAX_UPLOAD_BYTES } from '../api/contract.js';
 import { facetsJson, filterParameters, resultsJson } from '../api/present.js';
 import { errorResponses, recommendFormZ, resultsZ, searchQueryZ } from '../api/schemas.js';
 import { mergeFormFields, recommendOptions } from '../api/search-options.js';
 import type { UploadLimiter } from '../api/upload-limiter.js';
-import { readImageUpload } from './uploads.js';
-
-const clientGone = () =>
-  new ApiError(400, 'bad-request', 'the client closed the connection before the upload ended');
+import { checkUpload, clientGoneSignal, FORM_OVERHEAD_BYTES, readImageUpload } from './uploads.js';
 
 export interface RecommendRoutesOptions {
   recommender: Recommender;
   limiter: UploadLimiter;
+  /** Largest accepted photo in bytes (default MAX_UPLOAD_BYTES). */
+  maxBytes?: number;
 }
 
 export const recommendRoutes: FastifyPluginAsyncZod<RecommendRoutesOptions> = async (
   app,
-  { recommender, limiter },
+  { recommender, limiter, maxBytes = MAX_UPLOAD_BYTES },
 ) => {
   const filters = filterParameters(facetsJson(recommender));
 
@@ -33,27 +32,34 @@ export const recommendRoutes: FastifyPluginAsyncZod<RecommendRoutesOptions> = as
           'Upload one photo (multipart field `image`); `k` and filters may be form fields or query parameters. ' +
           "The filters are the catalogue's facets (see /api/facets). " +
           'A catalogue photo is recognised by its bytes: that product is left out of the results (`query.excluded`). ' +
-          'Errors: 400 bad field/filter or no photo, 413 photo over 20 MiB or 100 megapixels, 415 not an image or ' +
-          'an unsupported format, 422 damaged photo, 503 too many uploads waiting (see Retry-After).',
+          'The whole photo must arrive within a minute, and not much slower than 2 KB a second. ' +
+          'Errors: 400 bad field/filter or no photo, 408 the photo arrived too slowly, 413 photo over 20 MiB or 100 megapixels, ' +
+          '415 not an image or an unsupported format, 422 damaged photo or one too costly to decode, ' +
+          '503 too many uploads at once (see Retry-After).',
         querystring: searchQueryZ(filters),
         response: { 200: resultsZ, ...errorResponses },
       },
     },
-    async (request) => {
-      // A client that hangs up while waiting for its turn gives its place up.
-      const gone = new AbortController();
-      const onClose = () => {
-        if (!request.raw.readableEnded) gone.abort(clientGone());
-      };
-      request.raw.once('close', onClose);
-      const release = await limiter.acquire(gone.signal).finally(() => request.raw.off('close', onClose));
+    async (request, reply) => {
+      checkUpload(request, maxBytes);
+      const signal = clientGoneSignal(request, reply);
+      // The whole photo arrives first, in a receiving place of its own; only then does it queue
+      // for the model, so a client that trickles its upload never holds a turn of the model.
+      const admission = limiter.admit(maxBytes + FORM_OVERHEAD_BYTES);
       try {
-        const upload = await readImageUpload(request);
+        const upload = await readImageUpload(request, { admission, limits: limiter.limits, signal });
         const options = recommendOptions(mergeFormFields(request.query, upload.fields, filters));
-        const result = await recommender.recommend({ data: upload.data, label: upload.filename }, options);
-        return resultsJson(result);
+        // A client that hangs up while waiting gives its place up.
+        const release = await limiter.acquire(signal);
+        try {
+          signal.throwIfAborted();
+          const result = await recommender.recommend({ data: upload.data, label: upload.filename }, options);
+          return resultsJson(result);
+        } finally {
+          release();
+        }
       } finally {
-        release();
+        admission.release();
       }
     },
   );

@@ -1,0 +1,71 @@
+/**
+ * The real server in a child process for the HTTP benchmarks (so that the load generator does not
+ * share its event loop): the child runs `serveInChild`, the parent `startChildServer`.
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import { startServer } from '../../src/interfaces/http/server.js';
+import type { SimilarityKind } from '../../src/similarity/model.js';
+
+export interface ServeMessage {
+  url?: string;
+  count?: number;
+  device?: string;
+  error?: string;
+}
+
+export interface ChildServerOptions {
+  index: string;
+  similarity?: SimilarityKind;
+  maxWaiting: number;
+}
+
+/** In the child: runs the server and reports its URL to the parent; SIGTERM closes it. */
+export async function serveInChild(options: ChildServerOptions): Promise<void> {
+  try {
+    const server = await startServer({
+      indexDir: options.index,
+      similarity: options.similarity,
+      host: '127.0.0.1',
+      port: 0,
+      uploadLimits: { maxWaiting: options.maxWaiting },
+    });
+    const device = (await server.recommender.getEmbedder()).device;
+    const message: ServeMessage = { url: server.url, count: server.recommender.manifest.count, device };
+    process.send?.(message);
+    // Closed, the server releases the model; with the IPC channel gone too, the process ends by itself.
+    process.once('SIGTERM', () => void server.close().then(() => process.disconnect()));
+  } catch (err) {
+    const message: ServeMessage = { error: err instanceof Error ? err.message : String(err) };
+    process.send?.(message);
+    process.exit(1);
+  }
+}
+
+export interface ChildServer {
+  child: ChildProcess;
+  ready: ServeMessage & { url: string };
+  stop(): Promise<void>;
+}
+
+/** In the parent: forks `script` with `--serve` added to this process's arguments, waits until it serves. */
+export async function startChildServer(script: string): Promise<ChildServer> {
+  const child = fork(script, [...process.argv.slice(2), '--serve'], {
+    execArgv: process.execArgv,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+    });
+  const ready = await new Promise<ServeMessage>((resolve, reject) => {
+    child.once('message', (m) => resolve(m as ServeMessage));
+    child.once('exit', (code) => reject(new Error(`the server exited (${code}) before it was ready`)));
+  });
+  if (!ready.url) {
+    await stop();
+    throw new Error(`the server did not start: ${ready.error}`);
+  }
+  return { child, ready: { ...ready, url: ready.url }, stop };
+}
