@@ -12,7 +12,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -78,7 +78,7 @@ interface Tally {
 function raw(
   host: string,
   port: number,
-  write: (socket: import('node:net').Socket) => Promise<void>,
+  write: (socket: Socket) => Promise<void>,
   deadlineMs: number,
 ): Promise<string> {
   return new Promise((resolve) => {
@@ -170,136 +170,62 @@ async function run(): Promise<void> {
 
   const head = (method: string, path: string, extra = '') =>
     `${method} ${path} HTTP/1.1\r\nHost: ${host}\r\n${extra}`;
+  /** The head of a multipart upload to /api/recommend claiming `length` bytes of body. */
+  const uploadHead = (length: number) =>
+    head(
+      'POST',
+      '/api/recommend',
+      `Content-Type: multipart/form-data; boundary=${BOUNDARY}\r\nContent-Length: ${length}\r\n\r\n`,
+    );
+  /** An attack: what it writes on its own socket, and how long it may take. */
+  const attack = (write: (s: Socket) => Promise<void>, deadlineMs: number) => () =>
+    raw(host, Number(port), write, deadlineMs);
   const attacks: Record<string, () => Promise<string>> = {
     // Headers, then a byte every 500 ms: the server must not give it a model turn, nor wait forever.
-    'slow upload': () =>
-      raw(
-        host,
-        Number(port),
-        async (s) => {
-          s.write(
-            head(
-              'POST',
-              '/api/recommend',
-              `Content-Type: multipart/form-data; boundary=${BOUNDARY}\r\nContent-Length: 50000\r\n\r\n`,
-            ),
-          );
-          for (let i = 0; i < 60 && !s.destroyed; i++) {
-            s.write('x');
-            await sleep(500);
-          }
-        },
-        40_000,
-      ),
-    'cut-off upload': () =>
-      raw(
-        host,
-        Number(port),
-        async (s) => {
-          const body = uploads[0] as Buffer;
-          s.write(
-            head(
-              'POST',
-              '/api/recommend',
-              `Content-Type: multipart/form-data; boundary=${BOUNDARY}\r\nContent-Length: ${body.length}\r\n\r\n`,
-            ),
-          );
-          s.write(body.subarray(0, body.length >> 1));
-          await sleep(200);
-          s.destroy();
-        },
-        5_000,
-      ),
-    oversized: () =>
-      raw(
-        host,
-        Number(port),
-        async (s) => {
-          s.write(
-            head(
-              'POST',
-              '/api/recommend',
-              `Content-Type: multipart/form-data; boundary=${BOUNDARY}\r\nContent-Length: 31457280\r\n\r\n`,
-            ),
-          );
-          s.write(
-            `--${BOUNDARY}\r\nContent-Disposition: form-data; name="image"; filename="big.jpg"\r\n\r\n`,
-          );
-          const chunk = Buffer.alloc(1 << 20, 0xff);
-          for (let i = 0; i < 30 && !s.destroyed; i++) {
-            if (!s.write(chunk)) await new Promise((r) => s.once('drain', r));
-          }
-        },
-        30_000,
-      ),
-    'no boundary': () =>
-      raw(
-        host,
-        Number(port),
-        async (s) => {
-          s.write(
-            head(
-              'POST',
-              '/api/recommend',
-              'Content-Type: multipart/form-data\r\nContent-Length: 5\r\n\r\nhello',
-            ),
-          );
-        },
-        10_000,
-      ),
-    'not an image': () =>
-      raw(
-        host,
-        Number(port),
-        async (s) => {
-          const body = multipart('x.jpg', Buffer.from('this is not a photo'));
-          s.write(
-            head(
-              'POST',
-              '/api/recommend',
-              `Content-Type: multipart/form-data; boundary=${BOUNDARY}\r\nContent-Length: ${body.length}\r\n\r\n`,
-            ),
-          );
-          s.write(body);
-        },
-        10_000,
-      ),
-    'long URL': () =>
-      raw(
-        host,
-        Number(port),
-        async (s) => {
-          s.write(head('GET', `/api/products/${'a'.repeat(20_000)}`, '\r\n'));
-        },
-        10_000,
-      ),
-    'huge header': () =>
-      raw(
-        host,
-        Number(port),
-        async (s) => {
-          s.write(head('GET', '/api/health', `X-Junk: ${'j'.repeat(40_000)}\r\n\r\n`));
-        },
-        10_000,
-      ),
-    'path trick': () =>
-      raw(
-        host,
-        Number(port),
-        async (s) => {
-          s.write(head('GET', '/images/..%2f..%2f..%2fetc%2fpasswd', '\r\n'));
-        },
-        10_000,
-      ),
-    'bad k': () =>
-      raw(
-        host,
-        Number(port),
-        async (s) => {
-          s.write(head('GET', `/api/products/${ids[0]}/similar?k=0x10`, '\r\n'));
-        },
-        10_000,
-      ),
+    'slow upload': attack(async (s) => {
+      s.write(uploadHead(50000));
+      for (let i = 0; i < 60 && !s.destroyed; i++) {
+        s.write('x');
+        await sleep(500);
+      }
+    }, 40_000),
+    'cut-off upload': attack(async (s) => {
+      const body = uploads[0] as Buffer;
+      s.write(uploadHead(body.length));
+      s.write(body.subarray(0, body.length >> 1));
+      await sleep(200);
+      s.destroy();
+    }, 5_000),
+    oversized: attack(async (s) => {
+      s.write(uploadHead(31457280));
+      s.write(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="image"; filename="big.jpg"\r\n\r\n`);
+      const chunk = Buffer.alloc(1 << 20, 0xff);
+      for (let i = 0; i < 30 && !s.destroyed; i++) {
+        if (!s.write(chunk)) await new Promise((r) => s.once('drain', r));
+      }
+    }, 30_000),
+    'no boundary': attack(async (s) => {
+      s.write(
+        head('POST', '/api/recommend', 'Content-Type: multipart/form-data\r\nContent-Length: 5\r\n\r\nhello'),
+      );
+    }, 10_000),
+    'not an image': attack(async (s) => {
+      const body = multipart('x.jpg', Buffer.from('this is not a photo'));
+      s.write(uploadHead(body.length));
+      s.write(body);
+    }, 10_000),
+    'long URL': attack(async (s) => {
+      s.write(head('GET', `/api/products/${'a'.repeat(20_000)}`, '\r\n'));
+    }, 10_000),
+    'huge header': attack(async (s) => {
+      s.write(head('GET', '/api/health', `X-Junk: ${'j'.repeat(40_000)}\r\n\r\n`));
+    }, 10_000),
+    'path trick': attack(async (s) => {
+      s.write(head('GET', '/images/..%2f..%2f..%2fetc%2fpasswd', '\r\n'));
+    }, 10_000),
+    'bad k': attack(async (s) => {
+      s.write(head('GET', `/api/products/${ids[0]}/similar?k=0x10`, '\r\n'));
+    }, 10_000),
   };
   const names = Object.keys(attacks);
   const hostile = async (offset: number) => {

@@ -18,6 +18,7 @@ import { Recommender } from '../src/recommend/recommender.js';
 import { queryImage } from './support/datasets.js';
 import { fixtureIndex } from './support/fixture-index.js';
 import { type FuzzSource, fuzzSources, mutate, prng, scanBombJpeg } from './support/hostile-images.js';
+import { listen } from './support/serve.js';
 
 /** The fixed seed: every run fuzzes the same cases. */
 const SEED = 20261201;
@@ -93,10 +94,7 @@ before(
     const fixture = await fixtureIndex();
     recommender = await Recommender.open(fixture.dir, { eager: true });
     app = await buildApp({ recommender });
-    await app.listen({ host: '127.0.0.1', port: 0 });
-    const address = app.server.address();
-    assert.ok(address && typeof address === 'object');
-    base = `http://127.0.0.1:${address.port}`;
+    base = await listen(app);
   },
   { timeout: 300_000 },
 );

@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import {
@@ -20,6 +18,7 @@ import { startServer } from '../src/interfaces/http/server.js';
 import { Recommender } from '../src/recommend/recommender.js';
 import { catalogueImage, queryImage } from './support/datasets.js';
 import { DUPLICATE_PAIRS, type FixtureIndex, fixtureIndex } from './support/fixture-index.js';
+import { listen, spawnCli } from './support/serve.js';
 import { type ShopCatalogue, type ShopRow, shopIndex } from './support/shop-catalogue.js';
 
 /** A 224x224 photo of a catalogue product: different bytes from the catalogue's, so it is embedded. */
@@ -83,10 +82,7 @@ before(async () => {
   fixture = await fixtureIndex();
   recommender = await Recommender.open(fixture.dir, { eager: true });
   app = await buildApp({ recommender });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const address = app.server.address();
-  assert.ok(address && typeof address === 'object');
-  base = `http://127.0.0.1:${address.port}`;
+  base = await listen(app);
 });
 
 after(async () => {
@@ -852,23 +848,7 @@ describe('upload admission', { timeout: 60_000 }, () => {
 
 describe('lookalike serve', { timeout: 180_000 }, () => {
   test('prints the URL, serves, and stops cleanly on SIGTERM', async () => {
-    const main = join(import.meta.dirname, '..', 'src', 'interfaces', 'cli', 'commands', 'main.ts');
-    const child = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        '--input-type=module',
-        '-e',
-        `const { main } = await import(${JSON.stringify(main)}); await main(process.argv.slice(0, 1).concat(['lookalike', ...process.argv.slice(1)]));`,
-        'serve',
-        '--index',
-        fixture.dir,
-        '--port',
-        '0',
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOOKALIKE_LOG_FORMAT: 'json' } },
-    );
+    const child = spawnCli(['serve', '--index', fixture.dir, '--port', '0']);
     let stdout = '';
     let stderr = '';
     child.stderr.on('data', (chunk) => {

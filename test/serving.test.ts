@@ -6,7 +6,7 @@
  * fixed sleeps.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { EventEmitter, once } from 'node:events';
 import { mkdir, mkdtemp, readFile, rm, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
@@ -23,6 +23,7 @@ import { Recommender } from '../src/recommend/recommender.js';
 import { buildIndex } from './support/build-index.js';
 import { firstCatalogueImages, queryImage } from './support/datasets.js';
 import { type FixtureIndex, fixtureIndex } from './support/fixture-index.js';
+import { spawnCli } from './support/serve.js';
 
 /** A 224x224 photo of a catalogue product that is not byte-identical to it: it is embedded. */
 const QUERY_PHOTO = queryImage(10410);
@@ -567,23 +568,7 @@ describe('catalogue photos that change after indexing', { timeout: 300_000 }, ()
 
 describe('lookalike serve and SIGTERM', { timeout: 180_000 }, () => {
   test('stops accepting, finishes the upload in flight, then exits 0', { timeout: 150_000 }, async () => {
-    const main = join(import.meta.dirname, '..', 'src', 'interfaces', 'cli', 'commands', 'main.ts');
-    const child = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        '--input-type=module',
-        '-e',
-        `const { main } = await import(${JSON.stringify(main)}); await main(process.argv.slice(0, 1).concat(['lookalike', ...process.argv.slice(1)]));`,
-        'serve',
-        '--index',
-        fixture.dir,
-        '--port',
-        '0',
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOOKALIKE_LOG_FORMAT: 'json' } },
-    );
+    const child = spawnCli(['serve', '--index', fixture.dir, '--port', '0']);
     const output = { stdout: '', stderr: '' };
     const events = new EventEmitter();
     child.stdout.on('data', (chunk) => {
