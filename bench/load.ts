@@ -1,10 +1,14 @@
 /**
  * Load test of the HTTP API: the real server (in a child process, so that the load generator
  * does not share its event loop) over an index, and autocannon driving POST /api/recommend with
- * real 224x224 catalogue photos, rotating among several.
+ * real 224x224 catalogue photos, rotating among several. In one run: the model's own batch-16
+ * throughput on the same photos (in this process, with no server running, before and after);
+ * two servers, one with the default batch wait and one with none, between which one client alone
+ * takes turns; then --connections clients on the default one. So the ratios hold on a shared machine.
  *
- *   npm run bench:load [-- --index <dir> --similarity learned|original --connections 16 --duration 30 --photos 8 --json]
+ *   npm run bench:load [-- --index <dir> --similarity learned|original --connections 16 --duration 30 --single-duration 5 --single-rounds 3 --photos 8 --json]
  */
+import type { ChildProcess } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -12,8 +16,11 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { datasetsDir, defaultIndexDir } from '../src/config.js';
+import { describeSpec, Embedder, optionsForSpec } from '../src/embeddings/embedder.js';
+import { readStoreSpec } from '../src/index/location/open.js';
 import { SIMILARITIES, type SimilarityKind } from '../src/similarity/model.js';
 import { serveInChild, startChildServer } from './support/child-server.js';
+import { describeMachine, machine } from './support/machine.js';
 
 const { values } = parseArgs({
   options: {
@@ -21,6 +28,8 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '16' },
     duration: { type: 'string', default: '30' },
     photos: { type: 'string', default: '8' },
+    'single-duration': { type: 'string', default: '5' },
+    'single-rounds': { type: 'string', default: '3' },
     timeout: { type: 'string', default: '30' },
     queue: { type: 'string', default: '64' },
     json: { type: 'boolean', default: false },
@@ -39,7 +48,10 @@ function positive(name: string, value: string | undefined): number {
 }
 
 /** `count` photos spread over the fashion-224 set, each as a complete multipart body. */
-async function uploadBodies(count: number, boundary: string): Promise<{ name: string; body: Buffer }[]> {
+async function uploadBodies(
+  count: number,
+  boundary: string,
+): Promise<{ name: string; path: string; body: Buffer }[]> {
   const dir = join(datasetsDir, 'fashion-224', 'images');
   const files = readdirSync(dir)
     .filter((f) => f.endsWith('.jpg'))
@@ -49,6 +61,7 @@ async function uploadBodies(count: number, boundary: string): Promise<{ name: st
   return Promise.all(
     chosen.map(async (name) => ({
       name,
+      path: join(dir, name),
       body: Buffer.concat([
         Buffer.from(
           `--${boundary}\r\nContent-Disposition: form-data; name="image"; filename="${name}"\r\n` +
@@ -61,88 +74,231 @@ async function uploadBodies(count: number, boundary: string): Promise<{ name: st
   );
 }
 
+interface LoadFigures {
+  connections: number;
+  durationSeconds: number;
+  requests: number;
+  requestsPerSecond: number;
+  latencyMs: { p50: number; p90: number; p99: number; max: number };
+  errors: number;
+  timeouts: number;
+  non2xx: number;
+  byStatus: Record<string, number>;
+  /** Photos the model embedded per second (a learned similarity with test-time flip embeds 2 per request). */
+  modelImagesPerSecond: number;
+  /** Mean photos per inference call. */
+  meanBatch: number;
+}
+
+type Timings = { inferenceCalls: number; imagesInferred: number };
+
+function childTimings(child: ChildProcess): Promise<Timings> {
+  return new Promise((resolve) => {
+    const on = (m: unknown) => {
+      const t = (m as { timings?: Timings }).timings;
+      if (!t) return;
+      child.off('message', on);
+      resolve(t);
+    };
+    child.on('message', on);
+    child.send('timings');
+  });
+}
+
+/** Embeds the upload photos with the index's own spec at batch 16 in this process: the rate to compare with. */
+async function embedThroughput(photos: string[]): Promise<{ imagesPerSecond: number; spec: string }> {
+  const spec = await readStoreSpec(values.index);
+  const embedder = await Embedder.create({ ...(spec ? optionsForSpec(spec) : {}), batchSize: 16 });
+  try {
+    const batch = Array.from({ length: 64 }, (_, i) => photos[i % photos.length] as string);
+    await embedder.embed(batch.slice(0, 16)); // warm-up
+    const started = performance.now();
+    await embedder.embed(batch);
+    return {
+      imagesPerSecond: batch.length / ((performance.now() - started) / 1000),
+      spec: describeSpec(embedder.spec),
+    };
+  } finally {
+    await embedder.close();
+  }
+}
+
+type Upload = { name: string; path: string; body: Buffer };
+type Server = Awaited<ReturnType<typeof startChildServer>> & { batchWaitMs?: number };
+
+/** A server in a child process (LOOKALIKE_BATCH_WAIT_MS as given), checked and warmed with every photo once. */
+async function startLoadServer(uploads: Upload[], boundary: string, batchWaitMs?: number): Promise<Server> {
+  if (batchWaitMs === undefined) delete process.env.LOOKALIKE_BATCH_WAIT_MS;
+  else process.env.LOOKALIKE_BATCH_WAIT_MS = String(batchWaitMs);
+  const server = await startChildServer(fileURLToPath(import.meta.url));
+  const headers = { 'content-type': `multipart/form-data; boundary=${boundary}` };
+  for (const { name, body } of uploads) {
+    const response = await fetch(`${server.ready.url}api/recommend`, {
+      method: 'POST',
+      headers,
+      body: new Uint8Array(body),
+    });
+    if (response.status !== 200) {
+      await server.stop();
+      throw new Error(`${name}: HTTP ${response.status} ${await response.text()}`);
+    }
+  }
+  return { ...server, batchWaitMs };
+}
+
+/** `connections` clients POST the photos in turn to one server for `duration` seconds. */
+async function drive(
+  server: Server,
+  uploads: Upload[],
+  boundary: string,
+  connections: number,
+  duration: number,
+): Promise<LoadFigures> {
+  const url = `${server.ready.url}api/recommend`;
+  const headers = { 'content-type': `multipart/form-data; boundary=${boundary}` };
+  process.stderr.write(
+    `POST /api/recommend: ${connections} connection(s) for ${duration} s, rotating ${uploads.length} photos ` +
+      `(index of ${server.ready.count} products, ${values.similarity ?? "the index's own"} similarity, model on ${server.ready.device}, ` +
+      `batch wait ${server.batchWaitMs ?? 'default'} ms)\n`,
+  );
+  const before = await childTimings(server.child);
+  let next = 0;
+  const result = await autocannon({
+    url,
+    method: 'POST',
+    connections,
+    duration,
+    timeout: positive('timeout', values.timeout),
+    headers,
+    requests: [
+      {
+        setupRequest: (request) => {
+          const upload = uploads[next++ % uploads.length] as { body: Buffer };
+          return { ...request, method: 'POST', headers, body: upload.body };
+        },
+      },
+    ],
+  });
+  const after = await childTimings(server.child);
+  const images = after.imagesInferred - before.imagesInferred;
+  const calls = after.inferenceCalls - before.inferenceCalls;
+  return {
+    connections,
+    durationSeconds: result.duration,
+    requests: result.requests.total,
+    requestsPerSecond: result.requests.total / result.duration,
+    latencyMs: {
+      p50: result.latency.p50,
+      p90: result.latency.p90,
+      p99: result.latency.p99,
+      max: result.latency.max,
+    },
+    errors: result.errors,
+    timeouts: result.timeouts,
+    non2xx: result.non2xx,
+    byStatus: Object.fromEntries(
+      Object.entries(result.statusCodeStats ?? {}).map(([code, s]) => [code, s.count ?? 0]),
+    ),
+    modelImagesPerSecond: images / result.duration,
+    meanBatch: calls > 0 ? images / calls : 0,
+  };
+}
+
+const median = (xs: number[]): number => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+};
+
 async function run(): Promise<void> {
   const connections = positive('connections', values.connections);
   const duration = positive('duration', values.duration);
+  const singleDuration = positive('single-duration', values['single-duration']);
+  const singleRounds = positive('single-rounds', values['single-rounds']);
   const boundary = 'lookalike-load-boundary';
   const uploads = await uploadBodies(positive('photos', values.photos), boundary);
+  const m = machine();
 
-  const { ready, stop } = await startChildServer(fileURLToPath(import.meta.url));
+  // 1. The model alone, same photos, same spec, batch 16: what the server is compared with
+  // (measured again at the end; the mean of the two is the reference, on a machine whose load may drift).
+  const embedBefore = await embedThroughput(uploads.map((u) => u.path));
+  process.stderr.write(`embedding alone (batch 16): ${embedBefore.imagesPerSecond.toFixed(1)} images/s\n`);
+  // 2. Two servers: the default batch wait, and none. One client alone takes turns between them
+  // (so that drifting load affects both alike); then `connections` clients on the default one.
+  const withWait = await startLoadServer(uploads, boundary);
+  const noWait = await startLoadServer(uploads, boundary, 0).catch(async (err) => {
+    await withWait.stop();
+    throw err;
+  });
+  const singles: LoadFigures[] = [];
+  const singlesNoWait: LoadFigures[] = [];
+  let many: LoadFigures;
   try {
-    const url = `${ready.url}api/recommend`;
-    const headers = { 'content-type': `multipart/form-data; boundary=${boundary}` };
-
-    // Every photo once, to check the answers and to warm the model up.
-    for (const { name, body } of uploads) {
-      const response = await fetch(url, { method: 'POST', headers, body: new Uint8Array(body) });
-      if (response.status !== 200)
-        throw new Error(`${name}: HTTP ${response.status} ${await response.text()}`);
+    for (let r = 0; r < singleRounds; r++) {
+      singles.push(await drive(withWait, uploads, boundary, 1, singleDuration));
+      singlesNoWait.push(await drive(noWait, uploads, boundary, 1, singleDuration));
     }
-
-    process.stderr.write(
-      `POST /api/recommend: ${connections} connections for ${duration} s, rotating ${uploads.length} photos ` +
-        `(index of ${ready.count} products, ${values.similarity ?? "the index's own"} similarity, model on ${ready.device})\n`,
-    );
-    let next = 0;
-    const result = await autocannon({
-      url,
-      method: 'POST',
-      connections,
-      duration,
-      timeout: positive('timeout', values.timeout),
-      headers,
-      requests: [
-        {
-          setupRequest: (request) => {
-            const upload = uploads[next++ % uploads.length] as { body: Buffer };
-            return { ...request, method: 'POST', headers, body: upload.body };
-          },
-        },
-      ],
-    });
-
-    const byStatus = Object.fromEntries(
-      Object.entries(result.statusCodeStats ?? {}).map(([code, s]) => [code, s.count ?? 0]),
-    );
-    const summary = {
-      connections,
-      durationSeconds: result.duration,
-      photos: uploads.length,
-      indexCount: ready.count,
-      device: ready.device,
-      requests: result.requests.total,
-      requestsPerSecond: Number(result.requests.average.toFixed(2)),
-      latencyMs: {
-        p50: result.latency.p50,
-        p90: result.latency.p90,
-        p99: result.latency.p99,
-        max: result.latency.max,
-      },
-      errors: result.errors,
-      timeouts: result.timeouts,
-      non2xx: result.non2xx,
-      byStatus,
-    };
-    if (values.json) {
-      process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
-    } else {
-      process.stdout.write(
-        [
-          `requests:        ${summary.requests} in ${summary.durationSeconds.toFixed(1)} s`,
-          `requests/s:      ${summary.requestsPerSecond}`,
-          `latency p50:     ${summary.latencyMs.p50} ms`,
-          `latency p99:     ${summary.latencyMs.p99} ms (max ${summary.latencyMs.max} ms)`,
-          `errors:          ${summary.errors} (timeouts ${summary.timeouts})`,
-          `non-2xx:         ${summary.non2xx}`,
-          `by status:       ${JSON.stringify(byStatus)}`,
-          '',
-        ].join('\n'),
-      );
-    }
-    if (summary.errors > 0 || summary.non2xx > 0) process.exitCode = 1;
+    many = await drive(withWait, uploads, boundary, connections, duration);
   } finally {
-    await stop();
+    await withWait.stop();
+    await noWait.stop();
   }
+  const embedAfter = await embedThroughput(uploads.map((u) => u.path));
+  const embed = {
+    spec: embedBefore.spec,
+    imagesPerSecond: (embedBefore.imagesPerSecond + embedAfter.imagesPerSecond) / 2,
+  };
+  const single = {
+    p50: median(singles.map((x) => x.latencyMs.p50)),
+    p99: median(singles.map((x) => x.latencyMs.p99)),
+  };
+  const singleNoWait = {
+    p50: median(singlesNoWait.map((x) => x.latencyMs.p50)),
+    p99: median(singlesNoWait.map((x) => x.latencyMs.p99)),
+  };
+  const summary = {
+    machine: m,
+    spec: embed.spec,
+    indexCount: withWait.ready.count,
+    device: withWait.ready.device,
+    photos: uploads.length,
+    embedImagesPerSecond: embed.imagesPerSecond,
+    embedBeforeAfter: [embedBefore.imagesPerSecond, embedAfter.imagesPerSecond],
+    load: many,
+    ratioRequestsToEmbed: many.requestsPerSecond / embed.imagesPerSecond,
+    ratioModelImagesToEmbed: many.modelImagesPerSecond / embed.imagesPerSecond,
+    single,
+    singleNoWait,
+    singleP50Ratio: single.p50 / singleNoWait.p50,
+    singleRounds: { withWait: singles, noWait: singlesNoWait },
+  };
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+  } else {
+    const f = (x: number) => x.toFixed(2);
+    process.stdout.write(
+      [
+        `Machine:         ${describeMachine(m)}`,
+        `Index:           ${summary.indexCount} products (${embed.spec}), model on ${summary.device}`,
+        `embed batch 16:  ${f(embed.imagesPerSecond)} images/s (same photos, this process, no server running; ${f(embedBefore.imagesPerSecond)} before, ${f(embedAfter.imagesPerSecond)} after)`,
+        '',
+        `${connections} clients, ${many.durationSeconds.toFixed(1)} s:`,
+        `  requests/s:    ${f(many.requestsPerSecond)}  (${f(summary.ratioRequestsToEmbed)}x embed batch 16)`,
+        `  model images/s ${f(many.modelImagesPerSecond)}  (${f(summary.ratioModelImagesToEmbed)}x; ${f(many.modelImagesPerSecond / Math.max(many.requestsPerSecond, 1e-9))} photos per request, mean batch ${f(many.meanBatch)})`,
+        `  latency p50:   ${many.latencyMs.p50} ms, p99: ${many.latencyMs.p99} ms (max ${many.latencyMs.max} ms)`,
+        `  errors:        ${many.errors} (timeouts ${many.timeouts}), non-2xx ${many.non2xx} ${JSON.stringify(many.byStatus)}`,
+        '',
+        `1 client alone (${singleRounds} alternating rounds of ${singleDuration} s per server; medians):`,
+        `  default batch wait: p50 ${single.p50} ms, p99 ${single.p99} ms`,
+        `  batch wait 0:       p50 ${singleNoWait.p50} ms, p99 ${singleNoWait.p99} ms`,
+        `  p50 ratio (default / no wait): ${f(summary.singleP50Ratio)}`,
+        '',
+      ].join('\n'),
+    );
+  }
+  if ([...singles, ...singlesNoWait, many].some((x) => x.errors > 0 || x.non2xx > 0)) process.exitCode = 1;
 }
 
 if (values.serve) {

@@ -122,7 +122,11 @@ describe('model cache', { timeout: 120_000 }, () => {
     const manifest = JSON.parse(await readFile(second.path.replace(/\.onnx$/, '.json'), 'utf8'));
     assert.equal(manifest.source.integrity, WEIGHTS_SOURCE.integrity);
     assert.equal(manifest.converterVersion, CONVERTER_VERSION);
-    assert.deepEqual(manifest.options, { pooling: 'avg', head: false });
+    // Manifests written before precision and input size existed lack them: fp32 at 224.
+    assert.deepEqual(
+      { precision: 'fp32', inputSize: 224, ...manifest.options },
+      { pooling: 'avg', head: false, precision: 'fp32', inputSize: 224 },
+    );
     assert.match(manifest.sha256, /^[0-9a-f]{64}$/);
   });
 });

@@ -495,13 +495,14 @@ describe('lookalike eval (CLI)', { timeout: 600_000 }, () => {
     const lines = first.stdout.split('\n');
     assert.ok(
       lines.includes(
-        '| config | articleType P@5 | gender P@5 | masterCategory P@5 | subCategory P@5 | baseColour P@5 | recall@1 | recall@5 | articleType P@5 (queries) |',
+        '| config | articleType P@5 | gender P@5 | masterCategory P@5 | subCategory P@5 | baseColour P@5 | recall@1 | recall@5 | articleType P@5 (queries) | top-5 overlap vs stretch-max |',
       ),
       first.stdout,
     );
     const rows = lines.filter((l) => /^\| (stretch-max|pad-avg) \|/.test(l));
     assert.equal(rows.length, 2);
-    for (const row of rows) assert.equal(row.split('|').length, 11);
+    for (const row of rows) assert.equal(row.split('|').length, 12);
+    assert.match(rows[0] as string, /\| 1\.000 \|$/, 'the first configuration overlaps itself fully');
     assert.ok(first.stdout.includes('**'), 'the best values are in bold');
     assert.match(first.stdout, /Best: (stretch-max|pad-avg) \(by leave-one-out articleType P@5/);
     assert.match(first.stdout, /stratified by articleType/);

@@ -96,12 +96,14 @@ describe('POST /api/recommend', { timeout: 120_000 }, () => {
     const body = await json<ApiResults>(response);
     assert.equal(response.status, 200, JSON.stringify(body));
     assert.deepEqual(body.query, { excluded: [] });
+    assert.match(body.queryId ?? '', /^[A-Za-z0-9_-]{16}$/);
+    assert.deepEqual(body.page, { offset: 0, k: 5, hasMore: true });
     assertSortedResults(body, 5);
     for (const r of body.results) {
       assert.deepEqual(
         Object.keys(r).sort(),
-        ['alsoListedAs', 'id', 'imageUrl', 'metadata', 'name', 'reasons', 'score'],
-        'a product with its score and reasons, nothing else',
+        ['alsoListedAs', 'id', 'imageUrl', 'match', 'metadata', 'name', 'reasons', 'score'],
+        'a product with its score, match strength and reasons, nothing else',
       );
       for (const field of ['id', 'name', 'imageUrl'] as const) {
         assert.equal(typeof r[field], 'string', `${field} of ${r.id}`);
@@ -172,7 +174,7 @@ describe('POST /api/recommend', { timeout: 120_000 }, () => {
       'bad-request',
     );
     assert.match(unknown, /"colour"/);
-    assert.match(unknown, new RegExp(`expected k or a filter: ${FASHION_FACETS.join(', ')}$`));
+    assert.match(unknown, new RegExp(`expected k, offset or a filter: ${FASHION_FACETS.join(', ')}$`));
     const badK = await assertError(
       await upload({ photo: QUERY_PHOTO, fields: [['k', 'five']] }),
       400,
@@ -185,7 +187,7 @@ describe('POST /api/recommend', { timeout: 120_000 }, () => {
       400,
       'bad-field',
     );
-    assert.match(notFacet, /unknown form field "season"; expected image, k or a filter: gender,/);
+    assert.match(notFacet, /unknown form field "season"; expected image, k, offset or a filter: gender,/);
     await assertError(await upload({ photo: QUERY_PHOTO, query: '?season=Summer' }), 400, 'bad-request');
   });
 
@@ -329,7 +331,7 @@ describe('GET /api/health and /api/facets', { timeout: 120_000 }, () => {
     const response = await fetch(`${base}/api/facets`);
     const facets = await json<ApiFacets>(response);
     assert.equal(response.status, 200);
-    assert.deepEqual(Object.keys(facets).sort(), ['colour', 'facets', 'kind', 'title']);
+    assert.deepEqual(Object.keys(facets).sort(), ['colour', 'facets', 'groupedBy', 'kind', 'title']);
     assert.deepEqual(
       facets.facets.map((f) => f.column),
       FASHION_FACETS,
@@ -382,6 +384,8 @@ describe('OpenAPI document', { timeout: 120_000 }, () => {
     assert.match(doc.openapi, /^3\./);
     for (const path of [
       '/api/recommend',
+      '/api/queries/{queryId}',
+      '/api/garments',
       '/api/products/{id}',
       '/api/products/{id}/similar',
       '/api/health',
@@ -394,7 +398,10 @@ describe('OpenAPI document', { timeout: 120_000 }, () => {
     assert.deepEqual(Object.keys(doc.components.schemas).sort(), [
       'Error',
       'Facets',
+      'Garment',
+      'Garments',
       'Health',
+      'IndexingProgress',
       'Product',
       'Recommendation',
       'Results',
@@ -422,15 +429,22 @@ describe('OpenAPI document', { timeout: 120_000 }, () => {
       'alsoListedAs',
       'score',
       'reasons',
+      'match',
     ]);
-    assert.deepEqual(Object.keys(schemas.Facets?.properties ?? {}), ['facets', 'title', 'kind', 'colour']);
+    assert.deepEqual(Object.keys(schemas.Facets?.properties ?? {}), [
+      'facets',
+      'title',
+      'kind',
+      'colour',
+      'groupedBy',
+    ]);
     // The filters documented are the schema's facets.
     const similar = doc.paths['/api/products/{id}/similar']?.get as unknown as {
       parameters: { in: string; name: string }[];
     };
     assert.deepEqual(
       similar.parameters.filter((p) => p.in === 'query').map((p) => p.name),
-      ['k', ...FASHION_FACETS],
+      ['k', 'offset', ...FASHION_FACETS],
     );
     const ui = await fetch(`${base}/api/docs`);
     assert.equal(ui.status, 200);
@@ -592,7 +606,7 @@ describe('requests at the edges: refused in JSON, with the reason', { timeout: 1
       400,
       'bad-request',
     );
-    assert.match(many, /"unknown4" and 15 more; expected k or a filter/);
+    assert.match(many, /"unknown4" and 15 more; expected k, offset or a filter/);
     const field = await assertError(
       await upload({ photo: QUERY_PHOTO, fields: [[long, 'x']] }),
       400,
@@ -740,11 +754,11 @@ describe('a catalogue of another layout', { timeout: 180_000 }, () => {
       400,
       'bad-request',
     );
-    assert.match(message, /"gender"; expected k or a filter: brand, colour, category$/);
+    assert.match(message, /"gender"; expected k, offset or a filter: brand, colour, category$/);
     const form = await upload({ photo: QUERY_PHOTO, fields: [['articleType', 'Tshirts']] }, otherBase);
     assert.match(
       await assertError(form, 400, 'bad-field'),
-      /expected image, k or a filter: brand, colour, category/,
+      /expected image, k, offset or a filter: brand, colour, category/,
     );
 
     const acme = await json<ApiResults>(
@@ -760,8 +774,14 @@ describe('a catalogue of another layout', { timeout: 180_000 }, () => {
     };
     const query = (path: string, method: string) =>
       doc.paths[path]?.[method]?.parameters?.filter((p) => p.in === 'query').map((p) => p.name);
-    assert.deepEqual(query('/api/products/{id}/similar', 'get'), ['k', 'brand', 'colour', 'category']);
-    assert.deepEqual(query('/api/recommend', 'post'), ['k', 'brand', 'colour', 'category']);
+    assert.deepEqual(query('/api/products/{id}/similar', 'get'), [
+      'k',
+      'offset',
+      'brand',
+      'colour',
+      'category',
+    ]);
+    assert.deepEqual(query('/api/recommend', 'post'), ['k', 'offset', 'brand', 'colour', 'category']);
   });
 });
 
@@ -876,7 +896,13 @@ describe('lookalike serve', { timeout: 180_000 }, () => {
   test('closing waits for the uploads being processed, whose clients went away, before releasing the model', {
     timeout: 120_000,
   }, async (t) => {
-    const server = await startServer({ indexDir: fixture.dir, host: '127.0.0.1', port: 0 });
+    // Two at a time (whatever the default), so that two uploads wait.
+    const server = await startServer({
+      indexDir: fixture.dir,
+      host: '127.0.0.1',
+      port: 0,
+      uploadLimits: { concurrency: 2 },
+    });
     const limiter = server.app.uploadLimiter;
     // The server's own recommender, instrumented: what it is asked to do, and when, goes in `log`;
     // uploads wait at a gate before the model until the server has closed its connections.

@@ -39,7 +39,18 @@ describe('lookalike index', () => {
   });
 
   test('writes vectors, ids, metadata, content hashes and a manifest', { timeout: 300_000 }, async () => {
-    const { stdout } = await run('node', [cli, 'index', images, '--metadata', stylesCsv, '--out', out]);
+    // fp32, as the library-built runs below (the CLI's default for new indexes is int8).
+    const { stdout } = await run('node', [
+      cli,
+      'index',
+      images,
+      '--metadata',
+      stylesCsv,
+      '--out',
+      out,
+      '--precision',
+      'fp32',
+    ]);
     assert.match(stdout, /Indexed 30 products/);
     const index = await loadIndex(out);
     assert.equal(index.manifest.count, 30);

@@ -49,6 +49,9 @@ function worker(images: string, url: string): { child: ChildProcess; done: Promi
       '6',
       '--batch-size',
       '6',
+      // fp32, as the library-built index folder it is compared with (the CLI's default is int8).
+      '--precision',
+      'fp32',
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
@@ -221,7 +224,11 @@ describe('PostgreSQL + pgvector store', { skip, timeout: 600_000 }, () => {
           (await fetch(`${u}api/recommend?gender=Men`, { method: 'POST', body: photo })).json(),
         ),
       );
-      assert.deepEqual(answers[0], answers[1]);
+      // The same answer from both, but for the query id each server gives its own upload.
+      const { queryId: first, ...a } = answers[0];
+      const { queryId: second, ...b } = answers[1];
+      assert.ok(first && second && first !== second);
+      assert.deepEqual(a, b);
       assert.ok(
         answers[0].results.every((r: { metadata: { gender: string } }) => r.metadata.gender === 'Men'),
       );
@@ -301,6 +308,112 @@ describe('PostgreSQL: what PostgreSQL cannot hold', { skip, timeout: 300_000 }, 
       assert.deepEqual(acme.map((h) => store.items[h.row]?.id).sort(), ['N1', 'N2']);
     } finally {
       await store.close();
+    }
+  });
+});
+
+describe('PostgreSQL: changes through the API reach every server', { skip, timeout: 300_000 }, () => {
+  const dbName = `lookalike_test_live_${process.pid}`;
+  let url: string;
+  let admin: pg.Client;
+
+  before(async () => {
+    admin = new pg.Client({ connectionString: base });
+    await admin.connect();
+    await admin.query(`DROP DATABASE IF EXISTS ${dbName}`);
+    await admin.query(`CREATE DATABASE ${dbName}`);
+    url = withDatabase(base as string, dbName);
+  });
+
+  after(async () => {
+    await admin?.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => undefined);
+    await admin?.end();
+  });
+
+  test('a second server sees a change within 5 s (NOTIFY); folder runs keep what the API wrote', async () => {
+    const { openEditor } = await import('../src/manage/open.js');
+    const { startServer } = await import('../src/interfaces/http/server.js');
+    const { shopCatalogue } = await import('./support/shop-catalogue.js');
+    const shop = await shopCatalogue();
+    // A copy of the shop's photos that the test may add to.
+    const photos = await mkdtemp(join(tmpdir(), 'lookalike-pg-live-'));
+    const { cp } = await import('node:fs/promises');
+    await cp(shop.photos, photos, { recursive: true });
+    await buildIndex({ imagesDir: photos, outDir: url, metadataPath: shop.csv });
+    const writer = await Recommender.open(url);
+    // Polled only every minute: seeing the change within 5 s takes the notification.
+    const server = await startServer({
+      indexDir: url,
+      host: '127.0.0.1',
+      port: 0,
+      watch: { intervalMs: 60_000 },
+    });
+    try {
+      const editor = await openEditor(writer);
+      const bytes = await readFile(catalogueImage('15970'));
+      /** When the server applies a change to `id` (ms since the epoch). */
+      const seen = (id: string) =>
+        new Promise<number>((resolve, reject) => {
+          const timer = setTimeout(
+            () => reject(new Error(`the server did not apply the change to ${id}`)),
+            20_000,
+          );
+          const stop = server.recommender.onChange((c) => {
+            if (!c.ids?.includes(id)) return;
+            clearTimeout(timer);
+            stop();
+            resolve(Date.now());
+          });
+        });
+      let waited = seen('API-PG-1');
+      const put = await editor.put({ id: 'API-PG-1', photo: { bytes }, metadata: { title: 'From the API' } });
+      let resolvedAt = Date.now();
+      assert.equal(put.outcome, 'created');
+      assert.ok((await waited) - resolvedAt < 5000);
+      const base = server.url.replace(/\/$/, '');
+      const product = (await (await fetch(`${base}/api/products/API-PG-1`)).json()) as { name?: string };
+      assert.equal(product.name, 'From the API');
+      const photo = await fetch(`${base}/images/API-PG-1`);
+      assert.equal(photo.status, 200);
+      assert.deepEqual(Buffer.from(await photo.arrayBuffer()), bytes);
+      assert.equal((await server.recommender.recommend({ data: bytes })).query.recognisedAs, 'API-PG-1');
+      // Searchable on the writer at once, and on the other server.
+      assert.equal((await writer.recommend({ data: bytes })).query.recognisedAs, 'API-PG-1');
+
+      const victim = shop.rows[0]?.sku as string;
+      waited = seen(victim);
+      await editor.delete(victim);
+      resolvedAt = Date.now();
+      assert.ok((await waited) - resolvedAt < 5000);
+      assert.equal((await fetch(`${base}/api/products/${victim}`)).status, 404);
+      const renamed = shop.rows[1]?.sku as string;
+      waited = seen(renamed);
+      await editor.patch(renamed, { title: 'Renamed through the API' });
+      resolvedAt = Date.now();
+      assert.ok((await waited) - resolvedAt < 5000);
+      assert.equal(server.recommender.product(renamed)?.name, 'Renamed through the API');
+
+      // A folder run over the catalogue (with a new photo) keeps the API's products and deletions,
+      // and the running server picks up what it added.
+      await copyFile(catalogueImage('15971'), join(photos, 'SKU-15971.jpg'));
+      await buildIndex({ imagesDir: photos, outDir: url, metadataPath: shop.csv });
+      await server.watcher?.check();
+      assert.ok(server.recommender.product('SKU-15971'));
+      assert.ok(server.recommender.product('API-PG-1'));
+      assert.equal(server.recommender.product(victim), undefined);
+      const fresh = await Recommender.open(url);
+      try {
+        assert.ok(fresh.product('API-PG-1'));
+        assert.equal(fresh.product(victim), undefined);
+        assert.equal(fresh.product(renamed)?.name, 'Renamed through the API');
+        assert.equal(fresh.manifest.count, shop.rows.length + 1);
+      } finally {
+        await fresh.close();
+      }
+    } finally {
+      await server.close();
+      await writer.close();
+      await rm(photos, { recursive: true, force: true });
     }
   });
 });

@@ -42,8 +42,10 @@ const uploaded: { data: Buffer; label?: string }[] = [];
 /** The fashion catalogue's filters, in its schema's order, and their labels on the page. */
 const FASHION_FILTERS = ['gender', 'masterCategory', 'subCategory', 'articleType', 'baseColour'];
 const FASHION_LABELS = ['Gender', 'Master category', 'Sub category', 'Article type', 'Base colour'];
-/** Fashion photos are ready to search once the dropdowns are filled from /api/facets. */
-const FASHION_READY = 'select[name="gender"] option[value="Women"]';
+/** Fashion photos are ready to search once the filters are built from /api/facets. */
+const FASHION_READY = 'input[name="gender"][value="Women"]';
+/** Results per page on the page. */
+const PAGE = 10;
 
 before(
   async () => {
@@ -51,10 +53,11 @@ before(
     await buildWeb({ outDir: webDir });
     await mkdir(SCREENSHOTS, { recursive: true });
     recommender = await Recommender.open((await fixtureIndex()).dir, { eager: true });
-    const recommend = recommender.recommend.bind(recommender);
-    recommender.recommend = (image, options) => {
+    // Every uploaded photo goes through resolve() (POST /api/recommend keeps the resolved query).
+    const resolve = recommender.resolve.bind(recommender);
+    recommender.resolve = (image) => {
       if (typeof image !== 'string') uploaded.push(image);
-      return recommend(image, options);
+      return resolve(image);
     };
     app = await buildApp({ recommender, webDir });
     await app.listen({ host: '127.0.0.1', port: 0 });
@@ -123,6 +126,14 @@ afterEach(async () => {
 const shot = (page: Page, name: string) =>
   page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
 
+/** Ticks (or unticks) a filter value: opens its facet's list, then clicks the checkbox's label. */
+async function tick(page: Page, column: string, value: string, on = true): Promise<void> {
+  const facet = page.locator(`details.facet[data-column="${column}"]`);
+  if (!(await facet.evaluate((d) => (d as HTMLDetailsElement).open))) await facet.locator('summary').click();
+  const box = facet.locator(`input[value="${value}"]`);
+  if ((await box.isChecked()) !== on) await box.click();
+}
+
 /** Waits for a finished search whose note contains `note`; returns the cards' texts. */
 async function results(
   page: Page,
@@ -169,7 +180,7 @@ async function allCardImagesLoaded(page: Page): Promise<void> {
 }
 
 describe('the web page', { timeout: 600_000 }, () => {
-  test('a photo from the file picker gives five results with image, name, category, colour and similarity', async () => {
+  test('a photo from the file picker gives a page of results with image, name, category, colour and match strength', async () => {
     const page = await open();
     await shot(page, '01-start');
     // Hold the answer back to see the loading state.
@@ -182,33 +193,38 @@ describe('the web page', { timeout: 600_000 }, () => {
       await route.continue();
     });
     await page.setInputFiles('#file-input', TSHIRT);
-    await page.locator('#results[aria-busy="true"] #spinner').waitFor();
+    await page.locator('#results[aria-busy="true"]').waitFor({ state: 'attached' });
+    await page.locator('#spinner').waitFor();
     await shot(page, '02-loading');
     release();
     const { names, categories } = await results(page, 'Most similar to your photo');
-    assert.equal(names.length, 5);
+    assert.equal(names.length, PAGE);
     assert.ok(names.every((n) => n.length > 0));
     assert.ok(
       categories.every((c) => / · /.test(c)),
       categories.join(' | '),
     );
-    assert.equal(await page.locator('.card-colour').count(), 5);
-    const scores = await page.locator('.score-value').allTextContents();
-    assert.equal(scores.length, 5);
-    const percents = scores.map((s) => Number(s.replace('%', '')));
+    assert.equal(await page.locator('.card-colour').count(), PAGE);
+    // Words for the match's strength, not a raw percentage.
+    const labels = await page.locator('.card-match').allTextContents();
+    assert.equal(labels.length, PAGE);
+    const known = ['Probably the same product', 'Strong match', 'Similar', 'Weak match'];
+    const order = new Map(known.map((l, i) => [l, i]));
     assert.ok(
-      percents.every((p) => p > 0 && p <= 100),
-      scores.join(' '),
+      labels.every((l) => order.has(l)),
+      labels.join(' | '),
     );
+    const ranks = labels.map((l) => order.get(l) ?? 0);
     assert.deepEqual(
-      percents,
-      [...percents].sort((a, b) => b - a),
-      'best first',
+      ranks,
+      [...ranks].sort((a, b) => a - b),
+      'strongest first',
     );
+    assert.doesNotMatch((await page.locator('#result-list').textContent()) ?? '', /%/);
     await allCardImagesLoaded(page);
     // The photo is shown, and the live region announced the results.
     assert.equal(await page.locator('#preview-image').isVisible(), true);
-    await page.locator('#live', { hasText: '5 lookalikes found' }).waitFor({ state: 'attached' });
+    await page.locator('#live', { hasText: `${PAGE} lookalikes found` }).waitFor({ state: 'attached' });
     await shot(page, '02-results');
     assert.equal(await page.locator('#spinner').isVisible(), false);
   });
@@ -217,13 +233,13 @@ describe('the web page', { timeout: 600_000 }, () => {
     const page = await open();
     await page.setInputFiles('#file-input', HANDBAG);
     await results(page, 'Most similar to your photo');
-    await page.selectOption('select[name="gender"]', 'Women');
+    await tick(page, 'gender', 'Women');
     const women = await results(page, 'filtered: Women');
-    assert.equal(women.categories.length, 5);
+    assert.equal(women.categories.length, PAGE);
     // The kind of product first, then the other facets but the colour.
     for (const c of women.categories) assert.match(c, /^[^·]+ · Women( · |$)/);
 
-    await page.selectOption('select[name="articleType"]', 'Handbags');
+    await tick(page, 'articleType', 'Handbags');
     const handbags = await results(page, 'filtered: Women, Handbags');
     assert.ok(handbags.categories.length > 0);
     for (const c of handbags.categories) assert.equal(c, 'Handbags · Women · Accessories · Bags');
@@ -244,11 +260,11 @@ describe('the web page', { timeout: 600_000 }, () => {
       FASHION_FILTERS,
     );
     const page = await open();
-    const controls = await page.locator('#filters select').evaluateAll((selects) =>
-      (selects as HTMLSelectElement[]).map((s) => ({
-        name: s.name,
-        label: s.closest('label')?.querySelector('span')?.textContent ?? '',
-        options: [...s.options].map((o) => [o.value, o.textContent]),
+    const controls = await page.locator('#filters details.facet').evaluateAll((facets) =>
+      facets.map((d) => ({
+        name: (d as HTMLElement).dataset.column ?? '',
+        label: d.querySelector('.facet-name')?.textContent ?? '',
+        options: [...d.querySelectorAll('input[type="checkbox"]')].map((i) => (i as HTMLInputElement).value),
       })),
     );
     assert.deepEqual(
@@ -261,18 +277,21 @@ describe('the web page', { timeout: 600_000 }, () => {
     );
     for (const facet of facets.facets) {
       const values = facet.values.map((v) => v.value).sort((a, b) => a.localeCompare(b));
+      const shown = controls.find((c) => c.name === facet.column)?.options ?? [];
+      // Every value once; grouped facets are alphabetical within each group.
       assert.deepEqual(
-        controls.find((c) => c.name === facet.column)?.options,
-        [['', 'Any'], ...values.map((v) => [v, v])],
-        `${facet.column}: "Any", then its values alphabetically`,
+        [...shown].sort((a, b) => a.localeCompare(b)),
+        values,
+        facet.column,
       );
+      if (!facet.groups) assert.deepEqual(shown, values, `${facet.column}: its values alphabetically`);
     }
-    // Each dropdown is labelled for assistive technology.
-    assert.equal(await page.getByLabel('Base colour').count(), 1);
+    // Each list is labelled for assistive technology.
+    assert.equal(await page.getByRole('group', { name: 'Base colour', includeHidden: true }).count(), 1);
     // Any of them filters: one that used to be API-only.
     await page.setInputFiles('#file-input', TSHIRT);
     await results(page, 'Most similar to your photo');
-    await page.getByLabel('Master category').selectOption('Footwear');
+    await tick(page, 'masterCategory', 'Footwear');
     const shoes = await results(page, 'filtered: Footwear');
     assert.ok(shoes.categories.length > 0);
     for (const c of shoes.categories) assert.match(c, / · Footwear( · |$)/);
@@ -286,17 +305,17 @@ describe('the web page', { timeout: 600_000 }, () => {
     try {
       await otherApp.listen({ host: '127.0.0.1', port: 0 });
       const url = `http://127.0.0.1:${(otherApp.server.address() as { port: number }).port}/`;
-      const page = await open(undefined, url, 'select[name="category"] option[value="Bag"]');
+      const page = await open(undefined, url, 'input[name="category"][value="Bag"]');
       const names = await page
-        .locator('#filters select')
-        .evaluateAll((s) => (s as HTMLSelectElement[]).map((x) => x.name));
+        .locator('#filters details.facet')
+        .evaluateAll((s) => s.map((x) => (x as HTMLElement).dataset.column));
       assert.deepEqual(names, ['brand', 'colour', 'category']);
-      assert.equal(await page.getByLabel('Category').count(), 1);
-      assert.equal(await page.locator('select[name="gender"]').count(), 0);
+      assert.equal(await page.getByRole('group', { name: 'Category', includeHidden: true }).count(), 1);
+      assert.equal(await page.locator('input[name="gender"]').count(), 0);
 
       await page.setInputFiles('#file-input', HANDBAG);
       await results(page, 'Most similar to your photo');
-      await page.getByLabel('Category').selectOption('Bag');
+      await tick(page, 'category', 'Bag');
       const bags = await results(page, 'filtered: Bag');
       assert.ok(bags.names.length > 0);
       const byTitle = new Map(other.rows.map((r) => [r.title, r]));
@@ -333,7 +352,7 @@ describe('the web page', { timeout: 600_000 }, () => {
       .getByRole('button', { name: /More like this/ })
       .click();
     const more = await results(page, `Most similar to ${chosen}`);
-    assert.equal(more.names.length, 5);
+    assert.equal(more.names.length, PAGE);
     assert.equal(await page.locator('#preview-caption').textContent(), `More like: ${chosen}`);
     assert.match((await page.locator('#preview-image').getAttribute('src')) ?? '', /^\/images\/\d+$/);
     assert.equal(await page.locator('#preview-image').getAttribute('alt'), chosen);
@@ -354,7 +373,7 @@ describe('the web page', { timeout: 600_000 }, () => {
       zone.dispatchEvent(new DragEvent('drop', { dataTransfer: data, bubbles: true, cancelable: true }));
     });
     const dropped = await results(page, 'Your photo is catalogue product 10410, so it is left out');
-    assert.equal(dropped.names.length, 5);
+    assert.equal(dropped.names.length, PAGE);
     assert.equal(await page.locator('#preview-caption').textContent(), 'dropped.jpg');
     await shot(page, '07-dropped-catalogue-photo');
 
@@ -396,7 +415,7 @@ describe('the web page', { timeout: 600_000 }, () => {
 
     await page.getByRole('button', { name: 'Search selection' }).click();
     const cropped = await results(page, 'Most similar to your selection');
-    assert.equal(cropped.names.length, 5);
+    assert.equal(cropped.names.length, PAGE);
     // The server got the selection only: a JPEG smaller than the 224x224 photo.
     const selection = uploaded.at(-1);
     assert.equal(selection?.label, 'selection.jpg');
@@ -479,7 +498,7 @@ describe('the web page', { timeout: 600_000 }, () => {
     await page.screenshot({ path: join(SCREENSHOTS, '09-phone-start.png') });
     await page.setInputFiles('#camera-input', TSHIRT);
     const { names } = await results(page, 'Most similar to your photo');
-    assert.equal(names.length, 5);
+    assert.equal(names.length, PAGE);
     // The results, below the photo and filters, are scrolled into view: wait for the smooth scroll
     // to end (positions measured during it would be of moving cards).
     await page.waitForFunction(() => {
@@ -535,15 +554,21 @@ describe('the web page', { timeout: 600_000 }, () => {
     await (await chooserFrom(' ')).setFiles([]);
 
     let steps = 0;
-    while (!(await focused()).classes.includes('card-more') && steps < 30) {
+    while (!(await focused()).classes.includes('card-more') && steps < 80) {
       await page.keyboard.press('Tab');
       steps += 1;
     }
     const button = await focused();
     assert.ok(button.classes.includes('card-more'), `reached ${JSON.stringify(button)} after ${steps} Tabs`);
+    // The button says what it does; its card (an article named by the product) says which product.
+    assert.equal(button.text, 'More like this');
     assert.equal(
-      await page.evaluate(() => document.activeElement?.getAttribute('aria-label')),
-      `More like this: ${names[0]}`,
+      await page.evaluate(() => {
+        const article = document.activeElement?.closest('article');
+        const id = article?.getAttribute('aria-labelledby') ?? '';
+        return document.getElementById(id)?.textContent;
+      }),
+      names[0],
     );
     await shot(page, '12-keyboard-focus');
     await page.keyboard.press('Enter');
@@ -551,6 +576,9 @@ describe('the web page', { timeout: 600_000 }, () => {
     // Focus moved to the results rather than being lost with the old cards.
     assert.equal((await focused()).id, 'results');
     await page.keyboard.press('Tab');
-    assert.ok((await focused()).classes.includes('card-more'));
+    assert.ok(
+      await page.evaluate(() => document.getElementById('results')?.contains(document.activeElement)),
+      'the next Tab stays in the results',
+    );
   });
 });

@@ -32,6 +32,11 @@ export async function serveInChild(options: ChildServerOptions): Promise<void> {
     const device = (await server.recommender.getEmbedder()).device;
     const message: ServeMessage = { url: server.url, count: server.recommender.manifest.count, device };
     process.send?.(message);
+    // The embedder's counters on request (bench/load.ts: inference calls and photos per call).
+    process.on('message', (m) => {
+      if (m === 'timings')
+        void server.recommender.getEmbedder().then((e) => process.send?.({ timings: e.timings() }));
+    });
     // Closed, the server releases the model; with the IPC channel gone too, the process ends by itself.
     process.once('SIGTERM', () => void server.close().then(() => process.disconnect()));
   } catch (err) {

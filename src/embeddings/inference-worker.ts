@@ -4,9 +4,9 @@
  * serve HTTP requests and draw progress. It loads only onnxruntime and the spec (never the
  * converter or the weights code).
  */
-import { availableParallelism } from 'node:os';
 import { parentPort } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
+import type { ThreadSettings } from './runtime.js';
 import { FEATURES_OUTPUT, INPUT_NAME, PROBABILITIES_OUTPUT } from './spec.js';
 import type { WorkerReply, WorkerRequest } from './worker-protocol.js';
 
@@ -15,9 +15,25 @@ if (!port) throw new Error('inference-worker must run as a worker thread');
 
 let session: ort.InferenceSession | undefined;
 
-/** onnxruntime counts physical cores by default, which can be fewer than the CPUs this process may use. */
-function cpuOptions(threads = availableParallelism()): ort.InferenceSession.SessionOptions {
-  return { executionProviders: ['cpu'], graphOptimizationLevel: 'all', intraOpNumThreads: threads };
+/**
+ * The session's threads, as runtime.ts chose them: intra-op threads (onnxruntime counts physical
+ * cores by default, which can be fewer than the CPUs this process may use), one inter-op thread
+ * (the graph runs sequentially), and whether idle threads spin.
+ */
+function cpuOptions(t: ThreadSettings): ort.InferenceSession.SessionOptions {
+  return {
+    executionProviders: ['cpu'],
+    graphOptimizationLevel: 'all',
+    executionMode: 'sequential',
+    intraOpNumThreads: t.intraOp,
+    interOpNumThreads: t.interOp,
+    extra: {
+      session: {
+        'intra_op.allow_spinning': t.spinning ? '1' : '0',
+        'inter_op.allow_spinning': t.spinning ? '1' : '0',
+      },
+    },
+  };
 }
 
 const reply = (message: WorkerReply, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);

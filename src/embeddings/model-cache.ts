@@ -12,8 +12,18 @@ import { cacheDir } from '../config.js';
 import { writeDurably, writeJsonDurably } from '../io/durable.js';
 import { FileFormatError, readJsonFile } from '../io/json-file.js';
 import { log } from '../log.js';
+import { type Calibration, calibrate, calibrationPhotos, calibrationSource } from './calibration.js';
 import { type ConvertOptions, convertToOnnx } from './onnx-builder.js';
-import { CONVERTER_VERSION, MODEL_ID, POOLINGS, WEIGHTS_SOURCE } from './spec.js';
+import {
+  CONVERTER_VERSION,
+  INPUT_SIZE,
+  INPUT_SIZES,
+  MODEL_ID,
+  POOLINGS,
+  PRECISIONS,
+  type Precision,
+  WEIGHTS_SOURCE,
+} from './spec.js';
 import { readLayersModel } from './tfjs-layers.js';
 import { ensureWeights } from './weights.js';
 
@@ -28,7 +38,23 @@ const ModelManifestSchema = z.object({
     version: z.literal(WEIGHTS_SOURCE.version),
     integrity: z.literal(WEIGHTS_SOURCE.integrity),
   }),
-  options: z.object({ pooling: z.enum(POOLINGS), head: z.boolean() }),
+  options: z.object({
+    pooling: z.enum(POOLINGS),
+    head: z.boolean(),
+    // Manifests written before int8 and other input sizes existed: fp32, 224.
+    precision: z.enum(PRECISIONS).default('fp32'),
+    inputSize: z.number().int().default(INPUT_SIZE),
+  }),
+  /** int8: how the activation ranges were measured, and the ranges. */
+  calibration: z
+    .object({
+      method: z.literal('minmax'),
+      source: z.string(),
+      photos: z.number().int().positive(),
+      photoListSha256: z.string(),
+      ranges: z.record(z.string(), z.tuple([z.number(), z.number()])),
+    })
+    .optional(),
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
   bytes: z.number().int().nonnegative(),
   createdAt: z.string(),
@@ -42,15 +68,29 @@ export interface CachedModel {
   converted: boolean;
 }
 
-function modelName(options: ConvertOptions): string {
-  return `${MODEL_ID}-${options.pooling}${options.head ? '-head' : ''}`;
+/** What ensureModel builds: the pooling, the head, the precision and the input side. */
+export interface ModelOptions {
+  pooling: ConvertOptions['pooling'];
+  head: boolean;
+  precision?: Precision;
+  inputSize?: number;
 }
 
-function sameBuild(m: ModelManifest, options: ConvertOptions): boolean {
+function modelName(options: ModelOptions): string {
+  const size = options.inputSize ?? INPUT_SIZE;
+  return (
+    `${MODEL_ID}-${options.pooling}${options.head ? '-head' : ''}` +
+    `${size === INPUT_SIZE ? '' : `-${size}`}${options.precision === 'int8' ? '-int8' : ''}`
+  );
+}
+
+function sameBuild(m: ModelManifest, options: ModelOptions): boolean {
   return (
     m.converterVersion === CONVERTER_VERSION &&
     m.options.pooling === options.pooling &&
-    m.options.head === options.head
+    m.options.head === options.head &&
+    m.options.precision === (options.precision ?? 'fp32') &&
+    m.options.inputSize === (options.inputSize ?? INPUT_SIZE)
   );
 }
 
@@ -65,7 +105,12 @@ async function readManifest(path: string): Promise<ModelManifest | undefined> {
   }
 }
 
-export async function ensureModel(options: ConvertOptions): Promise<CachedModel> {
+export async function ensureModel(options: ModelOptions): Promise<CachedModel> {
+  const inputSize = options.inputSize ?? INPUT_SIZE;
+  if (!(INPUT_SIZES as readonly number[]).includes(inputSize))
+    throw new Error(`input size ${inputSize} is not one of ${INPUT_SIZES.join(', ')}`);
+  const precision = options.precision ?? 'fp32';
+  if (precision === 'int8' && options.head) throw new Error('the classifier head is available in fp32 only');
   const dir = join(cacheDir, 'models');
   const name = modelName(options);
   const path = join(dir, `${name}.onnx`);
@@ -77,13 +122,21 @@ export async function ensureModel(options: ConvertOptions): Promise<CachedModel>
   const weights = await ensureWeights();
   const started = performance.now();
   const layers = await readLayersModel(weights.modelDir);
-  const bytes = convertToOnnx(layers, options);
+  const base = { pooling: options.pooling, head: options.head, inputSize };
+  let calibration: Calibration | undefined;
+  let bytes: Uint8Array;
+  if (precision === 'int8') {
+    const graph = convertToOnnx(layers, { ...base, calibrate: true });
+    calibration = await calibrate(graph, inputSize, calibrationPhotos(calibrationSource()));
+    bytes = convertToOnnx(layers, { ...base, precision, ranges: calibration.ranges });
+  } else bytes = convertToOnnx(layers, base);
   await mkdir(dir, { recursive: true });
   const manifest: ModelManifest = {
     model: MODEL_ID,
     converterVersion: CONVERTER_VERSION,
     source: WEIGHTS_SOURCE,
-    options: { pooling: options.pooling, head: options.head },
+    options: { pooling: options.pooling, head: options.head, precision, inputSize },
+    ...(calibration ? { calibration } : {}),
     sha256: createHash('sha256').update(bytes).digest('hex'),
     bytes: bytes.length,
     createdAt: new Date().toISOString(),
@@ -91,6 +144,9 @@ export async function ensureModel(options: ConvertOptions): Promise<CachedModel>
   // Model first, manifest last: a manifest only ever describes a complete model file.
   await writeDurably(path, bytes);
   await writeJsonDurably(manifestPath, manifest);
-  log.info({ path, ms: Math.round(performance.now() - started) }, 'converted ResNet-50 to ONNX');
+  log.info(
+    { path, precision, inputSize, ms: Math.round(performance.now() - started) },
+    'converted ResNet-50 to ONNX',
+  );
   return { path, manifest, converted: true };
 }

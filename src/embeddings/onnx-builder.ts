@@ -4,11 +4,26 @@
  * classifier head replaced by a selectable global pooling, and optionally the original head kept
  * as a second output for sanity checks.
  *
+ * With `precision: 'int8'` it emits a statically quantised QDQ graph: every convolution reads its
+ * input through QuantizeLinear/DequantizeLinear (uint8, asymmetric, with ranges calibrated on
+ * photos), its weights as per-output-channel symmetric int8 and its bias as int32, which
+ * onnxruntime's CPU provider fuses into QLinearConv (u8s8 kernels: AVX2, AVX-512 and VNNI). The
+ * global pooling of the last feature map stays in float32. With `calibrate: true` it emits the
+ * float32 graph with every tensor that int8 quantises as an extra output, to measure their ranges.
+ *
  * Written by hand because no maintained JavaScript library converts TF.js layers models to ONNX
  * (tf2onnx is Python and needs TensorFlow); the protobuf encoding itself comes from onnx-proto.
  */
 import onnxProto, { type onnx as OnnxTypes } from 'onnx-proto';
-import { FEATURES_OUTPUT, INPUT_NAME, type Pooling, PROBABILITIES_OUTPUT } from './spec.js';
+import { quantiseBias, quantiseWeights, quantParams, type Range } from './quantise.js';
+import {
+  FEATURES_OUTPUT,
+  INPUT_NAME,
+  INPUT_SIZE,
+  type Pooling,
+  PROBABILITIES_OUTPUT,
+  type Precision,
+} from './spec.js';
 import type { KerasLayer, LayersModel, Tensor } from './tfjs-layers.js';
 
 const { onnx } = onnxProto;
@@ -16,19 +31,38 @@ const { onnx } = onnxProto;
 /** Generalised-mean pooling exponent. */
 export const GEM_P = 3;
 const OPSET = 13;
+const { INT8, UINT8, INT32 } = onnx.TensorProto.DataType;
 
 export interface ConvertOptions {
   pooling: Pooling;
   /** Also output the ImageNet class probabilities of the original classifier head. */
   head: boolean;
+  /** Side of the square input (default 224). */
+  inputSize?: number;
+  /** Default fp32; int8 needs `ranges`. */
+  precision?: Precision;
+  /** Calibrated range of each tensor that int8 quantises, by tensor name (see `calibrate`). */
+  ranges?: Record<string, Range>;
+  /** Emit the fp32 graph with every tensor that int8 would quantise as an extra output. */
+  calibrate?: boolean;
 }
 
 /** Shape of one sample: [C, H, W] for maps, [F] for vectors. */
 type Shape = number[];
 
+/** A quantised tensor: the QuantizeLinear output and the names of its scale and zero point. */
+interface Quantised {
+  tensor: string;
+  scale: string;
+  zeroPoint: string;
+  scaleValue: number;
+}
+
 interface Value {
   name: string;
   shape: Shape;
+  /** Set in int8 graphs for tensors that are quantised: consumers read them through DequantizeLinear. */
+  q?: Quantised;
 }
 
 class GraphBuilder {
@@ -46,6 +80,16 @@ class GraphBuilder {
       name,
       dims,
       dataType: onnx.TensorProto.DataType.FLOAT,
+      rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+    });
+    return name;
+  }
+
+  typedTensor(name: string, dims: number[], dataType: number, data: ArrayBufferView): string {
+    this.initializers.push({
+      name,
+      dims,
+      dataType,
       rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
     });
     return name;
@@ -202,6 +246,52 @@ export function convertToOnnx(model: LayersModel, options: ConvertOptions): Uint
     return v;
   };
 
+  const int8 = options.precision === 'int8';
+  if ((int8 || options.calibrate) && options.head)
+    throw new Error('int8 and calibration graphs have no classifier head');
+  if (int8 && !options.ranges) throw new Error('an int8 graph needs calibrated ranges');
+  /** The tensors whose ranges int8 needs (calibration graphs output them). */
+  const calibrated: Value[] = [];
+
+  /** A value's float tensor for a consumer: the value itself, or a DequantizeLinear of its quantised form. */
+  const read = (x: Value): string =>
+    x.q
+      ? g.node('DequantizeLinear', [x.q.tensor, x.q.scale, x.q.zeroPoint], g.fresh(`${x.name}_dq`))
+      : x.name;
+
+  /**
+   * Records a layer's output. In int8 graphs it is quantised, unless it is the feature map (pooled
+   * in float32) or only feeds activations (which quantise their own output, so that onnxruntime
+   * fuses Conv/Add + Relu + QuantizeLinear).
+   */
+  const publish = (layer: string, v: Value): Value => {
+    const next = consumers.get(layer) ?? [];
+    const quantise =
+      (int8 || options.calibrate) &&
+      layer !== featureLayer &&
+      !(next.length > 0 && next.every((l) => l.className === 'Activation'));
+    let value = v;
+    if (quantise && options.calibrate) calibrated.push(v);
+    if (quantise && int8) {
+      const range = options.ranges?.[v.name];
+      if (!range) throw new Error(`no calibrated range for ${v.name}`);
+      const p = quantParams(range);
+      const scale = g.scalar(`${v.name}_qs`, p.scale);
+      const zeroPoint = g.typedTensor(`${v.name}_qz`, [], UINT8, new Uint8Array([p.zeroPoint]));
+      const tensor = g.node('QuantizeLinear', [v.name, scale, zeroPoint], `${v.name}_q`);
+      value = { ...v, q: { tensor, scale, zeroPoint, scaleValue: p.scale } };
+    }
+    values.set(layer, value);
+    return value;
+  };
+
+  /** A value quantised with the parameters of `like` (for ops that keep their input's range). */
+  const requantise = (v: Value, like: Value): Value => {
+    if (!like.q) return v;
+    const tensor = g.node('QuantizeLinear', [v.name, like.q.scale, like.q.zeroPoint], `${v.name}_q`);
+    return { ...v, q: { ...like.q, tensor } };
+  };
+
   for (const layer of model.layers) {
     if (values.has(layer.name)) continue; // already emitted (a folded BatchNorm)
     const c = layer.config;
@@ -210,10 +300,8 @@ export function convertToOnnx(model: LayersModel, options: ConvertOptions): Uint
       case 'InputLayer': {
         const shape = c.batch_input_shape as (number | null)[];
         if (shape.length !== 4) throw new Error('expected an image input [N, H, W, C]');
-        values.set(out, {
-          name: INPUT_NAME,
-          shape: [shape[3] as number, shape[1] as number, shape[2] as number],
-        });
+        const side = options.inputSize ?? INPUT_SIZE;
+        publish(out, { name: INPUT_NAME, shape: [shape[3] as number, side, side] });
         break;
       }
       case 'ZeroPadding2D': {
@@ -223,9 +311,10 @@ export function convertToOnnx(model: LayersModel, options: ConvertOptions): Uint
           Array.isArray(p) && Array.isArray(p[0])
             ? [pair(p[0], 'padding'), pair(p[1], 'padding')]
             : [pair(p, 'padding'), pair(p, 'padding')];
-        g.node('Pad', [x.name, g.int64Tensor(`${out}_pads`, [0, 0, t, l, 0, 0, b, r])], out, {});
+        g.node('Pad', [read(x), g.int64Tensor(`${out}_pads`, [0, 0, t, l, 0, 0, b, r])], out, {});
         const [ch, h, w] = x.shape as [number, number, number];
-        values.set(out, { name: out, shape: [ch, h + t + b, w + l + r] });
+        // Zero padding keeps the range (0 is in every quantised range): the input's parameters.
+        values.set(out, requantise({ name: out, shape: [ch, h + t + b, w + l + r] }, x));
         break;
       }
       case 'Conv2D': {
@@ -249,24 +338,38 @@ export function convertToOnnx(model: LayersModel, options: ConvertOptions): Uint
         if (bn) foldBatchNorm(model, bn, kernel, bias);
         const result = bn ? bn.name : out;
         const convOut = act === 'linear' ? result : g.fresh(`${out}_linear`);
-        g.node(
-          'Conv',
-          [
-            x.name,
-            g.floatTensor(`${out}_W`, [filters, x.shape[0] as number, kh, kw], kernel),
+        const dims = [filters, x.shape[0] as number, kh, kw];
+        let convInputs: string[];
+        if (int8 && x.q) {
+          const w = quantiseWeights(kernel, filters);
+          const wq = g.typedTensor(`${out}_Wq`, dims, INT8, w.values);
+          const ws = g.floatTensor(`${out}_Ws`, [filters], w.scales);
+          const wz = g.typedTensor(`${out}_Wz`, [filters], INT8, new Int8Array(filters));
+          const b = quantiseBias(bias, w.scales, x.q.scaleValue);
+          const bq = g.typedTensor(`${out}_Bq`, [filters], INT32, b.values);
+          const bs = g.floatTensor(`${out}_Bs`, [filters], b.scales);
+          const bz = g.typedTensor(`${out}_Bz`, [filters], INT32, new Int32Array(filters));
+          convInputs = [
+            read(x),
+            g.node('DequantizeLinear', [wq, ws, wz], g.fresh(`${out}_W`), { axis: 0 }),
+            g.node('DequantizeLinear', [bq, bs, bz], g.fresh(`${out}_B`), { axis: 0 }),
+          ];
+        } else {
+          convInputs = [
+            read(x),
+            g.floatTensor(`${out}_W`, dims, kernel),
             g.floatTensor(`${out}_B`, [filters], bias),
-          ],
-          convOut,
-          {
-            kernel_shape: [kh, kw],
-            strides: [sh, sw],
-            dilations: [dh, dw],
-            pads: [pt, pl, pb, pr],
-          },
-        );
+          ];
+        }
+        g.node('Conv', convInputs, convOut, {
+          kernel_shape: [kh, kw],
+          strides: [sh, sw],
+          dilations: [dh, dw],
+          pads: [pt, pl, pb, pr],
+        });
         if (act !== 'linear') activation(g, act, convOut, result, out);
-        values.set(result, { name: result, shape: [filters, oh, ow] });
-        if (bn) values.set(out, { name: result, shape: [filters, oh, ow] });
+        const value = publish(result, { name: result, shape: [filters, oh, ow] });
+        if (bn) values.set(out, value);
         break;
       }
       case 'BatchNormalization': {
@@ -278,23 +381,23 @@ export function convertToOnnx(model: LayersModel, options: ConvertOptions): Uint
         foldBatchNorm(model, layer, kernel, bias);
         const scale = g.floatTensor(`${out}_scale`, [ch, 1, 1], kernel);
         const shift = g.floatTensor(`${out}_shift`, [ch, 1, 1], bias);
-        g.node('Add', [g.node('Mul', [x.name, scale], g.fresh(`${out}_mul`)), shift], out);
-        values.set(out, { name: out, shape: x.shape });
+        g.node('Add', [g.node('Mul', [read(x), scale], g.fresh(`${out}_mul`)), shift], out);
+        publish(out, { name: out, shape: x.shape });
         break;
       }
       case 'Activation': {
         const x = input(layer.inputs[0] as string);
-        activation(g, c.activation, x.name, out, out);
-        values.set(out, { name: out, shape: x.shape });
+        activation(g, c.activation, read(x), out, out);
+        publish(out, { name: out, shape: x.shape });
         break;
       }
       case 'Add': {
         const xs = layer.inputs.map(input);
-        let acc = (xs[0] as Value).name;
+        let acc = read(xs[0] as Value);
         xs.slice(1).forEach((x, i) => {
-          acc = g.node('Add', [acc, x.name], i === xs.length - 2 ? out : g.fresh(`${out}_partial`));
+          acc = g.node('Add', [acc, read(x)], i === xs.length - 2 ? out : g.fresh(`${out}_partial`));
         });
-        values.set(out, { name: out, shape: (xs[0] as Value).shape });
+        publish(out, { name: out, shape: (xs[0] as Value).shape });
         break;
       }
       case 'MaxPooling2D': {
@@ -304,12 +407,13 @@ export function convertToOnnx(model: LayersModel, options: ConvertOptions): Uint
         const [ch, h, w] = x.shape as [number, number, number];
         const [pt, pb, oh] = axisPadding(h, kh, sh, 1, String(c.padding));
         const [pl, pr, ow] = axisPadding(w, kw, sw, 1, String(c.padding));
-        g.node('MaxPool', [x.name], out, {
+        g.node('MaxPool', [read(x)], out, {
           kernel_shape: [kh, kw],
           strides: [sh, sw],
           pads: [pt, pl, pb, pr],
         });
-        values.set(out, { name: out, shape: [ch, oh, ow] });
+        // A maximum stays within its input's range: the input's parameters (onnxruntime then runs it on uint8).
+        values.set(out, requantise({ name: out, shape: [ch, oh, ow] }, x));
         break;
       }
       case 'GlobalAveragePooling2D':
@@ -358,6 +462,8 @@ export function convertToOnnx(model: LayersModel, options: ConvertOptions): Uint
     },
   });
   const inputValue = input(model.inputLayer);
+  // Calibration: the quantised tensors as extra outputs (the graph input is measured by the caller).
+  const extra = calibrated.filter((v) => v.name !== INPUT_NAME);
   const modelProto = onnx.ModelProto.create({
     irVersion: 7,
     producerName: 'lookalike',
@@ -367,7 +473,7 @@ export function convertToOnnx(model: LayersModel, options: ConvertOptions): Uint
       node: g.nodes,
       initializer: g.initializers,
       input: [valueInfo(INPUT_NAME, inputValue.shape)],
-      output: outputs.map((o) => valueInfo(o.name, o.shape)),
+      output: [...outputs, ...extra].map((o) => valueInfo(o.name, o.shape)),
     },
   });
   return onnx.ModelProto.encode(modelProto).finish();

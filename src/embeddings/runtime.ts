@@ -2,6 +2,7 @@
  * The inference backend: an onnxruntime-node session on CPU, or on CUDA where asked for and
  * available (falling back to CPU with a clear message where it is not), run in a worker thread.
  */
+import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { log } from '../log.js';
 import { INPUT_SIZE } from './spec.js';
@@ -14,6 +15,30 @@ export interface RuntimeOptions {
   device?: Device;
   /** Intra-op threads; default: one per CPU available to the process. */
   threads?: number;
+  /** Let idle onnxruntime threads spin (default false: see ThreadSettings). */
+  spinning?: boolean;
+  /** Side of the square input the model takes (default 224). */
+  inputSize?: number;
+}
+
+/**
+ * The onnxruntime threads of a session. Spinning is off by default: a spinning intra-op thread
+ * burns its core between operators, and when another process holds a core the spinners and the
+ * worker that must make progress fight over it; `npm run bench:embed -- --contention` measures
+ * both settings alone and beside a busy process (README, "Inference").
+ */
+export interface ThreadSettings {
+  intraOp: number;
+  interOp: number;
+  spinning: boolean;
+}
+
+export function threadSettings(options: Pick<RuntimeOptions, 'threads' | 'spinning'> = {}): ThreadSettings {
+  return {
+    intraOp: options.threads ?? availableParallelism(),
+    interOp: 1,
+    spinning: options.spinning ?? false,
+  };
 }
 
 export interface RunOutput {
@@ -26,6 +51,8 @@ export interface Runtime {
   readonly device: Device;
   /** Why the asked-for device was not used, if it was not. */
   readonly fallbackReason?: string;
+  /** The thread settings the session was made with. */
+  readonly threads: ThreadSettings;
   /** Runs a batch of CHW tensors; the input buffer is handed over to the worker. */
   run(input: Float32Array, batch: number): Promise<RunOutput>;
   close(): Promise<void>;
@@ -70,7 +97,9 @@ export async function createRuntime(modelPath: string, options: RuntimeOptions =
     });
   });
   const post = (msg: WorkerRequest, transfer: ArrayBuffer[] = []) => worker.postMessage(msg, transfer);
-  post({ type: 'init', modelPath, device: options.device ?? 'cpu', threads: options.threads });
+  const threads = threadSettings(options);
+  const size = options.inputSize ?? INPUT_SIZE;
+  post({ type: 'init', modelPath, device: options.device ?? 'cpu', threads });
   const { device, fallbackReason } = await ready;
   if (fallbackReason) {
     log.warn(
@@ -84,13 +113,14 @@ export async function createRuntime(modelPath: string, options: RuntimeOptions =
   return {
     device,
     fallbackReason,
+    threads,
     run(input, batch) {
       if (failure) return Promise.reject(failure);
       const id = nextId++;
       return new Promise<RunOutput>((resolve, reject) => {
         pending.set(id, { resolve, reject });
         worker.ref();
-        post({ type: 'run', id, input, batch, size: INPUT_SIZE }, [input.buffer as ArrayBuffer]);
+        post({ type: 'run', id, input, batch, size }, [input.buffer as ArrayBuffer]);
       }).finally(() => {
         if (pending.size === 0) worker.unref();
       });

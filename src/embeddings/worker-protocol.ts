@@ -1,8 +1,8 @@
 /** Messages between the main thread (runtime.ts) and the inference worker. */
-import type { Device } from './runtime.js';
+import type { Device, ThreadSettings } from './runtime.js';
 
 export type WorkerRequest =
-  | { type: 'init'; modelPath: string; device: Device; threads?: number }
+  | { type: 'init'; modelPath: string; device: Device; threads: ThreadSettings }
   | { type: 'run'; id: number; input: Float32Array; batch: number; size: number }
   | { type: 'close' };
 

@@ -129,6 +129,8 @@ export function metricsText(summary: EvalSummary, reportPath?: string): string {
 export interface SweepRow {
   config: string;
   summary: EvalSummary;
+  /** Top-5 overlap with the first row's configuration (sweep.ts `overlapAt5`). */
+  overlapAt5?: number | null;
 }
 
 /**
@@ -167,7 +169,12 @@ export function sweepTable(rows: readonly SweepRow[]): string {
     const values = rows.map((r) => col.value(r.summary)).filter((v): v is number => v !== null);
     return values.length > 0 ? Math.max(...values.map((v) => Number(v.toFixed(3)))) : undefined;
   });
-  const header = ['config', ...columns.map((c) => c.header)];
+  const overlap = rows.some((r) => r.overlapAt5 !== undefined && r.overlapAt5 !== null);
+  const header = [
+    'config',
+    ...columns.map((c) => c.header),
+    ...(overlap ? [`top-5 overlap vs ${first.config}`] : []),
+  ];
   const lines = [
     `| ${header.join(' | ')} |`,
     `|${header.map((_, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|')}|`,
@@ -178,6 +185,7 @@ export function sweepTable(rows: readonly SweepRow[]): string {
       const text = formatValue(v);
       return v !== null && Number(v.toFixed(3)) === best[i] ? `**${text}**` : text;
     });
+    if (overlap) cells.push(formatValue(r.overlapAt5));
     lines.push(`| ${[r.config, ...cells].join(' | ')} |`);
   }
   return `${lines.join('\n')}\n`;

@@ -1,6 +1,9 @@
 /**
  * The embedding-options sweep: resize policy x pooling, plus the original system's channel
  * mistake, each indexed over the same stratified subset of a catalogue and evaluated the same way.
+ * Further configurations (`EXTRA_CONFIGS`: int8 and smaller inputs) are swept when named. Each
+ * configuration's top-5 for the query photos is compared with the first configuration's
+ * (`overlapAt5`: the mean share of the same products), e.g. int8 against fp32.
  * Restartable: indexing is incremental and checkpointed, and each configuration's evaluation is
  * kept (<work>/<config>/eval.json) and reused while its index and the query settings are unchanged.
  */
@@ -10,13 +13,22 @@ import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { cacheDir } from '../config.js';
 import type { EmbedderOptions } from '../embeddings/embedder.js';
-import { POOLINGS, type Pooling, RESIZE_POLICIES, type ResizePolicy } from '../embeddings/spec.js';
+import {
+  INPUT_SIZES,
+  type InputSize,
+  POOLINGS,
+  type Pooling,
+  PRECISIONS,
+  type Precision,
+  RESIZE_POLICIES,
+  type ResizePolicy,
+} from '../embeddings/spec.js';
 import { openWriter } from '../index/location/open.js';
 import { type IndexingResult, runIndexing } from '../index/pipeline.js';
 import { readManifest } from '../index/store.js';
 import { writeJsonDurably } from '../io/durable.js';
 import { FileFormatError, readJsonFile } from '../io/json-file.js';
-import { DEFAULT_MAX_QUERIES, evaluate } from './evaluate.js';
+import { DEFAULT_MAX_QUERIES, type Evaluation, evaluate } from './evaluate.js';
 import type { SweepRow } from './format.js';
 import { writeReport } from './report.js';
 import { catalogueSubset, type Stratum } from './subset.js';
@@ -27,15 +39,47 @@ export interface SweepConfig {
   resize: ResizePolicy;
   pooling: Pooling;
   seedCompat: boolean;
+  precision: Precision;
+  inputSize: InputSize;
 }
 
-/** resize x pooling, then `seed-compat`: stretch + max + the original's R,G,B channel order. */
+/** resize x pooling, then `seed-compat`: stretch + max + the original's R,G,B channel order (fp32, 224). */
 export const SWEEP_CONFIGS: readonly SweepConfig[] = [
   ...RESIZE_POLICIES.flatMap((resize) =>
-    POOLINGS.map((pooling) => ({ name: `${resize}-${pooling}`, resize, pooling, seedCompat: false })),
+    POOLINGS.map((pooling) => ({
+      name: `${resize}-${pooling}`,
+      resize,
+      pooling,
+      seedCompat: false,
+      precision: 'fp32' as const,
+      inputSize: 224 as const,
+    })),
   ),
-  { name: 'seed-compat', resize: 'stretch', pooling: 'max', seedCompat: true },
+  {
+    name: 'seed-compat',
+    resize: 'stretch',
+    pooling: 'max',
+    seedCompat: true,
+    precision: 'fp32',
+    inputSize: 224,
+  },
 ];
+
+/**
+ * stretch + max at each precision and input size, named `stretch-max[-int8][-<size>]` (fp32 at 224
+ * is `stretch-max` itself): swept only when named, e.g.
+ * --configs stretch-max,stretch-max-int8,stretch-max-192,stretch-max-160,stretch-max-128.
+ */
+export const EXTRA_CONFIGS: readonly SweepConfig[] = PRECISIONS.flatMap((precision) =>
+  INPUT_SIZES.map((inputSize) => ({
+    name: `stretch-max${precision === 'int8' ? '-int8' : ''}${inputSize === 224 ? '' : `-${inputSize}`}`,
+    resize: 'stretch' as const,
+    pooling: 'max' as const,
+    seedCompat: false,
+    precision,
+    inputSize,
+  })),
+).filter((c) => c.name !== 'stretch-max');
 
 /** Configurations by comma-separated names (all of them when none are given). */
 export function parseConfigs(names?: string): SweepConfig[] {
@@ -45,10 +89,10 @@ export function parseConfigs(names?: string): SweepConfig[] {
     .map((n) => n.trim())
     .filter(Boolean)
     .map((name) => {
-      const config = SWEEP_CONFIGS.find((c) => c.name === name);
+      const config = [...SWEEP_CONFIGS, ...EXTRA_CONFIGS].find((c) => c.name === name);
       if (!config) {
         throw new Error(
-          `unknown configuration "${name}"; choose from ${SWEEP_CONFIGS.map((c) => c.name).join(', ')}`,
+          `unknown configuration "${name}"; choose from ${[...SWEEP_CONFIGS, ...EXTRA_CONFIGS].map((c) => c.name).join(', ')}`,
         );
       }
       return config;
@@ -96,6 +140,11 @@ export interface SweepConfigResult {
   /** The evaluation was kept from an earlier run. */
   reused: boolean;
   summary: EvalSummary;
+  /**
+   * Mean share of each query photo's top-5 products that the first configuration's top-5 also
+   * holds (1 for the first itself); null without query photos.
+   */
+  overlapAt5: number | null;
 }
 
 export interface SweepResult {
@@ -135,19 +184,48 @@ export function bestConfig(rows: readonly SweepRow[]): string | undefined {
   return best?.config;
 }
 
-const storedEvaluationZ = z.object({ key: z.string(), summary: evalSummaryZ });
+const storedEvaluationZ = z.object({
+  key: z.string(),
+  summary: evalSummaryZ,
+  /** Query photo id -> its top-5 product ids (absent in evaluations kept by older versions). */
+  top5: z.record(z.string(), z.array(z.string())).optional(),
+});
 type StoredEvaluation = z.infer<typeof storedEvaluationZ>;
 
 /** A configuration's kept evaluation, while its key holds; undefined when absent, stale or unreadable. */
-async function storedEvaluation(path: string, key: string): Promise<EvalSummary | undefined> {
+async function storedEvaluation(path: string, key: string): Promise<StoredEvaluation | undefined> {
   try {
     const stored = await readJsonFile(path, storedEvaluationZ, { optional: true });
-    return stored?.key === key ? stored.summary : undefined;
+    return stored?.key === key && stored.top5 ? stored : undefined;
   } catch (err) {
     // Damaged, or kept by an older version in another shape: evaluated again.
     if (err instanceof FileFormatError) return undefined;
     throw err;
   }
+}
+
+/** Query photo id -> the product ids of its top-5 results. */
+function topProducts(ev: Evaluation): Record<string, string[]> {
+  return Object.fromEntries(
+    (ev.queries?.cases ?? []).map((c) => [c.id, c.results.map((n) => ev.index.item(n.row).id)]),
+  );
+}
+
+/** Mean over the query photos both hold of |top5 ∩ reference top5| / |reference top5|. */
+export function topOverlap(
+  reference: Record<string, string[]>,
+  other: Record<string, string[]>,
+): number | null {
+  let sum = 0;
+  let n = 0;
+  for (const [id, ref] of Object.entries(reference)) {
+    const mine = other[id];
+    if (!mine || ref.length === 0) continue;
+    const set = new Set(mine);
+    sum += ref.filter((p) => set.has(p)).length / ref.length;
+    n += 1;
+  }
+  return n === 0 ? null : sum / n;
 }
 
 export async function runSweep(options: SweepOptions): Promise<SweepResult> {
@@ -189,6 +267,7 @@ export async function runSweep(options: SweepOptions): Promise<SweepResult> {
     ...(queriesDir ? { queries: { dir: queriesDir, max: maxQueries } } : {}),
     configs: [],
   };
+  const tops: Record<string, string[]>[] = [];
   for (const [i, config] of configs.entries()) {
     on.configStart?.(i + 1, configs.length, config);
     const indexDir = join(workDir, config.name);
@@ -200,6 +279,8 @@ export async function runSweep(options: SweepOptions): Promise<SweepResult> {
         pooling: config.pooling,
         resize: config.resize,
         seedCompat: config.seedCompat,
+        precision: config.precision,
+        inputSize: config.inputSize,
       },
       onPlan: on.buildPlan,
       onProgress: on.buildProgress,
@@ -217,7 +298,9 @@ export async function runSweep(options: SweepOptions): Promise<SweepResult> {
     });
     const evalPath = join(indexDir, 'eval.json');
     const report = join(indexDir, 'eval-report.html');
-    let summary = existsSync(report) ? await storedEvaluation(evalPath, key) : undefined;
+    const stored = existsSync(report) ? await storedEvaluation(evalPath, key) : undefined;
+    let summary = stored?.summary;
+    let top5 = stored?.top5 ?? {};
     const reused = summary !== undefined;
     if (!summary) {
       const ev = await evaluate({
@@ -231,13 +314,16 @@ export async function runSweep(options: SweepOptions): Promise<SweepResult> {
       });
       try {
         await writeReport(report, ev, { seed, samples: options.samples, title: config.name });
+        top5 = topProducts(ev);
       } finally {
         await ev.index.close();
       }
       summary = ev.summary;
-      await writeJsonDurably(evalPath, { key, summary } satisfies StoredEvaluation);
+      await writeJsonDurably(evalPath, { key, summary, top5 } satisfies StoredEvaluation);
     }
-    result.configs.push({ config, indexDir, report, reused, summary });
+    tops.push(top5);
+    const overlapAt5 = queriesDir ? topOverlap(tops[0] ?? {}, top5) : null;
+    result.configs.push({ config, indexDir, report, reused, summary, overlapAt5 });
     on.configDone?.(i + 1, configs.length, config, summary, reused);
     await writeJsonDurably(join(workDir, 'results.json'), result);
   }

@@ -19,7 +19,6 @@ const MAX_FILE_BYTES = 1024 * 1024 * 1024;
 process.env.LIBTIFF_JPEG_MAX_ALLOWED_SCAN_NUMBER ??= String(MAX_JPEG_SCANS + 1);
 
 /** Bytes in one decoded image. */
-const RGB_BYTES = INPUT_SIZE * INPUT_SIZE * 3;
 
 /**
  * When sharp aborts on damaged pixel data. Without it (failOn 'none') a truncated JPEG decodes "successfully"
@@ -133,7 +132,7 @@ export async function decodeChecked<T>(image: CheckedImage, run: () => Promise<T
 }
 
 /**
- * Decodes a photo (a file path or the file's bytes) to INPUT_SIZE x INPUT_SIZE x 3 bytes of interleaved
+ * Decodes a photo (a file path or the file's bytes) to size x size x 3 bytes (default INPUT_SIZE) of interleaved
  * R,G,B sRGB, rows top to bottom. The format is sniffed from the content, never from the file name; the EXIF
  * orientation is applied, transparency is flattened onto white, grey and CMYK become sRGB, and only the first
  * frame of an animation (first page of a TIFF) is used.
@@ -145,12 +144,13 @@ export async function decodeToRgb(
   input: string | Buffer,
   resize: ResizePolicy,
   label?: string,
+  size: number = INPUT_SIZE,
 ): Promise<Buffer> {
   const image = await checkImage(input, label);
   const { meta } = image;
   const { data, info }: { data: Buffer; info: OutputInfo } = await decodeChecked(image, () =>
     openChecked(image)
-      .resize(INPUT_SIZE, INPUT_SIZE, {
+      .resize(size, size, {
         // `stretch` ignores the aspect ratio, as the original system did; `pad` letterboxes with white.
         fit: resize === 'pad' ? 'contain' : 'fill',
         background: WHITE,
@@ -160,12 +160,7 @@ export async function decodeToRgb(
       .raw()
       .toBuffer({ resolveWithObject: true }),
   );
-  if (
-    info.width !== INPUT_SIZE ||
-    info.height !== INPUT_SIZE ||
-    info.channels !== 3 ||
-    data.length !== RGB_BYTES
-  ) {
+  if (info.width !== size || info.height !== size || info.channels !== 3 || data.length !== size * size * 3) {
     throw new ImageError(
       image.name,
       'unsupported-format',

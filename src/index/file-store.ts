@@ -1,13 +1,27 @@
 /** The embedded store: an index folder loaded into memory, searched exactly or through its HNSW graph. */
+import { open } from 'node:fs/promises';
+import { join } from 'node:path';
 import { schemaOfProducts } from '../catalogue/schema.js';
+import { COLOUR_DIM } from '../images/colour.js';
 import { FilterIndex, hasFilters } from './filters.js';
 import { FolderSink } from './folder-sink.js';
 import { type HnswSearch, openHnsw } from './hnsw.js';
 import type { IndexSink } from './pipeline.js';
-import type { Hit, IndexItem, NearestQuery, OpenStoreOptions, StoreInfo, VectorStore } from './port.js';
+import type {
+  ChangeToWrite,
+  Hit,
+  IndexItem,
+  NearestQuery,
+  OpenStoreOptions,
+  StoredChange,
+  StoredVector,
+  StoreInfo,
+  VectorStore,
+} from './port.js';
 import { ProductTable } from './product-table.js';
 import { ExactSearch } from './search.js';
 import { type IndexManifest, loadIndex, readManifest } from './store.js';
+import { appendWal, encodeVector, photosDir, readWal, storePhoto } from './wal.js';
 
 export class FileStore extends ProductTable implements VectorStore {
   readonly filters: FilterIndex;
@@ -83,6 +97,22 @@ export class FileStore extends ProductTable implements VectorStore {
     return this.exact.vectors;
   }
 
+  /**
+   * A product's visual vector and colour descriptor as this generation stored them (read from its
+   * files: the search space in memory may be another).
+   */
+  async storedVector(row: number): Promise<StoredVector> {
+    const dir = this.info.location;
+    const { dim, vectorsFile } = this.manifest;
+    const visual = await readRow(join(dir, vectorsFile), row, dim);
+    const coloursFile = (this.manifest.similarity as { coloursFile?: unknown } | undefined)?.coloursFile;
+    const colour =
+      typeof coloursFile === 'string'
+        ? await readRow(join(dir, coloursFile), row, COLOUR_DIM).catch(() => undefined)
+        : undefined;
+    return { visual, ...(colour ? { colour } : {}) };
+  }
+
   /** Filtered queries scan just the matching rows, exactly; others use the graph when there is one. */
   async nearest(vector: Float32Array, query: NearestQuery): Promise<Hit[]> {
     const rows = hasFilters(query.where) ? this.filters.rows(query.where) : undefined;
@@ -91,6 +121,41 @@ export class FileStore extends ProductTable implements VectorStore {
     const want = Math.min(query.k + exclude.size, available);
     const hits = !rows && this.hnsw ? this.hnsw.search(vector, want) : this.exact.search(vector, want, rows);
     return hits.filter((h) => !exclude.has(h.row)).slice(0, query.k);
+  }
+
+  /** Bytes of the write-ahead log read so far, and the last change's position. */
+  private walEnd = 0;
+  private lastSeq = 0;
+
+  /** The API's changes appended to the folder's write-ahead log since the last call (wal.ts). */
+  async readChanges(): Promise<StoredChange[]> {
+    const read = await readWal(this.info.location, this.walEnd);
+    this.walEnd = read.end;
+    for (const c of read.changes) this.lastSeq = Math.max(this.lastSeq, c.seq);
+    return read.changes;
+  }
+
+  /** Stores the photo (photos/, by content hash), then appends the change to the log and fsyncs it. */
+  async writeChange(change: ChangeToWrite): Promise<number> {
+    const dir = this.info.location;
+    const seq = this.lastSeq + 1;
+    const at = new Date().toISOString();
+    if (change.op === 'put') {
+      if (change.photo) await storePhoto(photosDir(dir), change.item.file, change.photo);
+      await appendWal(dir, this.walEnd, {
+        seq,
+        at,
+        op: 'put',
+        id: change.item.id,
+        item: change.item,
+        visual: encodeVector(change.visual),
+        ...(change.colour ? { colour: encodeVector(change.colour) } : {}),
+      });
+    } else {
+      await appendWal(dir, this.walEnd, { seq, at, op: 'delete', id: change.id });
+    }
+    // (Read back, with anything another process appended meanwhile, by the next readChanges.)
+    return seq;
   }
 
   async generation(): Promise<string> {
@@ -103,4 +168,18 @@ export class FileStore extends ProductTable implements VectorStore {
   }
 
   async close(): Promise<void> {}
+}
+
+/** Row `row` of a count x dim float32 file. */
+async function readRow(path: string, row: number, dim: number): Promise<Float32Array> {
+  const out = new Float32Array(dim);
+  const bytes = new Uint8Array(out.buffer);
+  const handle = await open(path, 'r');
+  try {
+    const { bytesRead } = await handle.read(bytes, 0, bytes.length, row * dim * 4);
+    if (bytesRead !== bytes.length) throw new Error(`${path} has no row ${row}`);
+  } finally {
+    await handle.close();
+  }
+  return out;
 }

@@ -60,6 +60,19 @@ export interface FolderSinkOptions {
   seedFrom?: string[];
   /** A layer computed from the new generation before it is committed (the similarity). */
   derive?: (input: DeriveInput) => Promise<Derived>;
+  /**
+   * Publish partial generations while the run goes on, so that a server searches what is embedded
+   * so far: only where the folder holds no complete index yet (a complete one stays as it is until
+   * the run commits). See PublishOptions.
+   */
+  publish?: PublishOptions;
+}
+
+export interface PublishOptions {
+  /** Photos embedded before the first partial generation; the next ones each time the count doubles. */
+  first: number;
+  /** Told after each partial generation is committed (the server reloads). */
+  onPublished?: (generation: number, count: number) => void;
 }
 
 export const INDEX_LOCK = { file: '.lock', what: 'indexing run', staleMs: 10_000 } as const;
@@ -78,6 +91,10 @@ export class FolderSink implements IndexSink {
   private readonly failed = new Map<string, { code: string; reason: string }>();
   private done = 0;
   private total = 0;
+  /** Photos done at which the next partial generation is published. */
+  private nextPublish = 0;
+  /** Products in the last partial generation. */
+  private published = 0;
 
   constructor(
     private readonly dir: string,
@@ -156,6 +173,7 @@ export class FolderSink implements IndexSink {
       this.queue.push({ hash: p.hash, id: p.id, file: p.file });
     }
     this.total = this.queue.length;
+    this.nextPublish = this.options.publish?.first ?? 0;
     const current = new Set(catalogue.products.map((p) => p.id));
     return {
       total: catalogue.products.length,
@@ -180,16 +198,22 @@ export class FolderSink implements IndexSink {
     }
     await this.checkpoint?.save(fresh);
     this.done += results.length;
+    if (this.publishing && this.done >= this.nextPublish && this.done < this.total) {
+      await this.publishPartial();
+      this.nextPublish = Math.max(this.done * 2, this.done + 1);
+    }
   }
 
-  async progress(): Promise<{ done: number; total: number }> {
-    return { done: this.done, total: this.total };
+  /** Partial generations are published where no complete index would be replaced by one. */
+  private get publishing(): boolean {
+    return (
+      this.options.publish !== undefined && (!this.existing || this.existing.manifest.building !== undefined)
+    );
   }
 
-  async finish(): Promise<SinkSummary> {
-    await this.lock?.assertHeld();
+  /** The catalogue's products that have vectors (in catalogue order), and those that could not be embedded. */
+  private assemble(): { items: IndexItem[]; rows: Float32Array[]; skipped: Skipped[] } {
     const catalogue = this.catalogue as PlannedCatalogue;
-    const spec = this.spec as EmbeddingSpec;
     const skipped: Skipped[] = [...catalogue.skipped];
     const items: IndexItem[] = [];
     const rows: Float32Array[] = [];
@@ -211,7 +235,50 @@ export class FolderSink implements IndexSink {
       rows.push(vector);
     }
     skipped.sort((a, b) => a.file.localeCompare(b.file) || a.id.localeCompare(b.id));
-    const existing = this.existing;
+    return { items, rows, skipped };
+  }
+
+  /** Commits the products embedded so far as a partial generation, searched with the original similarity. */
+  private async publishPartial(): Promise<void> {
+    await this.lock?.assertHeld();
+    const catalogue = this.catalogue as PlannedCatalogue;
+    const spec = this.spec as EmbeddingSpec;
+    const { items, rows } = this.assemble();
+    if (items.length === 0 || items.length === this.published) return;
+    const vectors = new Float32Array(items.length * spec.dim);
+    rows.forEach((v, i) => {
+      vectors.set(v, i * spec.dim);
+    });
+    const manifest = await this.commit(
+      {
+        createdAt: this.existing?.manifest.createdAt,
+        skipped: 0,
+        similarity: { kind: 'original' },
+        building: { total: catalogue.products.length },
+      },
+      items,
+      vectors,
+    );
+    this.published = items.length;
+    log.info(
+      `published ${items.length} of ${catalogue.products.length} products (generation ${manifest.generation})`,
+    );
+    this.options.publish?.onPublished?.(manifest.generation, items.length);
+  }
+
+  async progress(): Promise<{ done: number; total: number }> {
+    return { done: this.done, total: this.total };
+  }
+
+  async finish(): Promise<SinkSummary> {
+    await this.lock?.assertHeld();
+    const catalogue = this.catalogue as PlannedCatalogue;
+    const spec = this.spec as EmbeddingSpec;
+    // Everything is searchable (original similarity) while the similarity is learned.
+    if (this.publishing && this.options.derive && this.total > 0) await this.publishPartial();
+    const { items, rows, skipped } = this.assemble();
+    // A partial generation is never the previous index of a layer: the run's result replaces it.
+    const existing = this.existing?.manifest.building ? undefined : this.existing;
     const sameData =
       existing !== undefined &&
       existing.manifest.imagesDir === catalogue.imagesDir &&
@@ -251,24 +318,15 @@ export class FolderSink implements IndexSink {
     }
     let manifest = existing?.manifest as IndexManifest;
     if (!unchanged) {
-      const now = new Date().toISOString();
-      manifest = await commitIndex(
-        this.dir,
+      manifest = await this.commit(
         {
-          spec,
-          dim: spec.dim,
-          imagesDir: catalogue.imagesDir,
-          ...(catalogue.metadataPath ? { metadataPath: catalogue.metadataPath } : {}),
-          schema: catalogue.schema,
-          createdAt: existing?.manifest.createdAt ?? now,
-          updatedAt: now,
+          createdAt: existing?.manifest.createdAt,
           skipped: skipped.length,
           ...(kept ? { similarity: kept } : {}),
         },
         items,
         vectors,
         derived?.files,
-        { rebuild: this.options.rebuild, beforeSwitch: () => this.lock?.assertHeld() ?? Promise.resolve() },
       );
     }
     await this.lock?.assertHeld();
@@ -285,6 +343,35 @@ export class FolderSink implements IndexSink {
         `${s.pooling} pooling, ${s.resize}, ${s.channelOrder}, ` +
         `${manifest.similarity?.kind ?? 'original'} similarity, generation ${manifest.generation}`,
     };
+  }
+
+  /** Commits a generation of the catalogue planned by this run (the lock checked before the switch). */
+  private commit(
+    fields: Pick<IndexManifest, 'skipped' | 'similarity' | 'building'> & { createdAt?: string },
+    items: IndexItem[],
+    vectors: Float32Array,
+    files: ExtraFile[] = [],
+  ): Promise<IndexManifest> {
+    const catalogue = this.catalogue as PlannedCatalogue;
+    const spec = this.spec as EmbeddingSpec;
+    const now = new Date().toISOString();
+    return commitIndex(
+      this.dir,
+      {
+        spec,
+        dim: spec.dim,
+        imagesDir: catalogue.imagesDir,
+        ...(catalogue.metadataPath ? { metadataPath: catalogue.metadataPath } : {}),
+        schema: catalogue.schema,
+        ...fields,
+        createdAt: fields.createdAt ?? now,
+        updatedAt: now,
+      },
+      items,
+      vectors,
+      files,
+      { rebuild: this.options.rebuild, beforeSwitch: () => this.lock?.assertHeld() ?? Promise.resolve() },
+    );
   }
 
   async abort(): Promise<void> {

@@ -121,6 +121,14 @@ export interface IndexingOptions {
   embedder?: EmbedderOptions;
   /** Photos per claim: a checkpoint of an index folder, a transaction with PostgreSQL. */
   claimSize?: number;
+  /** Stops the run between batches (what is written so far stays as checkpoints). */
+  signal?: AbortSignal;
+  /**
+   * Prepare the model (fetch, convert, load) while the catalogue is planned, rather than once
+   * there is something to embed: the first photos are embedded sooner, at the cost of loading a
+   * model that a run with nothing to embed does not need.
+   */
+  eagerModel?: boolean;
   onPlan?: (plan: PlanSummary & { schema: CatalogueSchema; schemaSource: string }) => void;
   onProgress?: (done: number, total: number, timings: StageTimings) => void;
 }
@@ -174,7 +182,13 @@ export async function runIndexing(options: IndexingOptions): Promise<IndexingRes
   const metadataPath = options.source.metadataPath ? resolve(options.source.metadataPath) : undefined;
   const sink = options.sink;
   let embedder: Embedder | undefined;
+  let early: Promise<Embedder> | undefined;
   try {
+    if (options.eagerModel) {
+      early = Embedder.create(options.embedder);
+      // (Awaited below; a failure surfaces there, not as an unhandled rejection.)
+      early.catch(() => undefined);
+    }
     let t = performance.now();
     const known = await sink.begin(embeddingSpec(options.embedder));
     const catalogue = await readCatalogue({ ...options.source, imagesDir, metadataPath });
@@ -187,13 +201,18 @@ export async function runIndexing(options: IndexingOptions): Promise<IndexingRes
     let embedded = 0;
     for (;;) {
       sink.signal?.throwIfAborted();
+      options.signal?.throwIfAborted();
       const jobs = await sink.claim(options.claimSize ?? 512);
       if (jobs.length === 0) break;
-      embedder ??= await Embedder.create(options.embedder);
+      if (!embedder) {
+        embedder = await (early ?? Embedder.create(options.embedder));
+        early = undefined;
+      }
       const results: JobResult[] = [];
       const before = embedder.timings();
       for await (const batch of embedder.embedBatches(jobs.map((j) => join(imagesDir, j.file)))) {
         sink.signal?.throwIfAborted();
+        options.signal?.throwIfAborted();
         for (const r of batch) {
           const job = jobs[results.length] as Job;
           results.push(
@@ -233,6 +252,8 @@ export async function runIndexing(options: IndexingOptions): Promise<IndexingRes
     throw err;
   } finally {
     await embedder?.close();
+    // A model prepared early that had nothing to embed.
+    if (early) await early.then((e) => e.close()).catch(() => undefined);
   }
 }
 

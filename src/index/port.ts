@@ -18,7 +18,35 @@ export interface IndexItem {
   bytes: number;
   mtimeMs: number;
   metadata: Record<string, string>;
+  /**
+   * 'api': written through the product-management API (src/manage); its photo is stored by the
+   * project (an index folder's photos/, or the database), not in the catalogue folder.
+   */
+  origin?: 'api';
 }
+
+/** What an indexing run stored for a product: its visual vector, and its colour descriptor where known. */
+export interface StoredVector {
+  visual: Float32Array;
+  colour?: Float32Array;
+}
+
+/** A change written through the product-management API, as a store's change log gives it back. */
+export interface StoredChange {
+  /** Position in the store's log (increasing). */
+  seq: number;
+  op: 'put' | 'delete';
+  id: string;
+  /** A put: the product as stored, and its visual vector and colour descriptor. */
+  item?: IndexItem;
+  visual?: Float32Array;
+  colour?: Float32Array;
+}
+
+/** A change to write durably (a put's photo bytes are stored by the store: `item.file` names them). */
+export type ChangeToWrite =
+  | { op: 'put'; item: IndexItem; visual: Float32Array; colour?: Float32Array; photo?: Buffer }
+  | { op: 'delete'; id: string };
 
 /** A nearest neighbour: a row of the store's items and its cosine similarity (1 = identical). */
 export interface Hit {
@@ -44,6 +72,8 @@ export interface StoreInfo {
   /** Index folders: the generation of the data files, and photos the last run skipped. */
   generation?: number;
   skipped?: number;
+  /** What generation() said when the store was loaded (read before its products), where known. */
+  loadedToken?: string;
 }
 
 export interface NearestQuery {
@@ -104,6 +134,27 @@ export interface VectorStore {
   vectors(): Promise<Float32Array>;
   /** Up to k rows nearest to a search vector, best first, filters applied, excluded photos left out. */
   nearest(vector: Float32Array, query: NearestQuery): Promise<Hit[]>;
+  /** A product's stored (visual) vector and colour descriptor, as indexed (before any search space). */
+  storedVector?(row: number): Promise<StoredVector>;
+  /** The bytes of a photo the store holds itself (products written through the API). */
+  storedPhoto?(item: IndexItem): Promise<Buffer | undefined>;
+  /**
+   * The API's changes made since the last call (all of them on the first): an index folder's
+   * write-ahead log, PostgreSQL's change table. Undefined for stores without one.
+   */
+  readChanges?(): Promise<StoredChange[]>;
+  /**
+   * Writes a change durably before resolving (fsynced log, committed transaction); the caller has
+   * read the changes before it (readChanges). Returns its position in the log.
+   */
+  writeChange?(change: ChangeToWrite): Promise<number>;
+  /**
+   * Calls `onNotice` as soon as another process changes the store (PostgreSQL: LISTEN/NOTIFY);
+   * watchers poll as well. Undefined where the store cannot tell.
+   */
+  listen?(onNotice: () => void): Promise<{ close(): Promise<void> }>;
+  /** Readies the store for writeChange (PostgreSQL: its change and photo tables). */
+  prepareWrites?(): Promise<void>;
   /** A token that changes whenever the stored catalogue does (to reload). */
   generation(): Promise<string>;
   /** A batch writer to the same store: the sink of an indexing run (pipeline.ts). */

@@ -28,6 +28,7 @@ import { FileFormatError, MAX_JSON_BYTES, parseJson } from '../io/json-file.js';
 import { checksumOf, checkVectorsFileAside, findBadVector } from './integrity.js';
 import { recordJournal, removeOwn, settleJournal } from './journal.js';
 import type { IndexItem } from './port.js';
+import { discardWal } from './wal.js';
 
 export { checksumOf, findBadVector } from './integrity.js';
 export type { IndexItem } from './port.js';
@@ -73,6 +74,11 @@ const manifestZ = z.object({
   similarity: derivedSpecZ.optional(),
   /** Checksum of each data file, by name (absent in indexes made before checksums). */
   checksums: z.record(z.string(), checksumZ).optional(),
+  /**
+   * A generation published while an indexing run is still going (serve while it indexes): it
+   * holds the products embedded so far, searched with the original similarity until the run ends.
+   */
+  building: z.object({ total: z.number().int().nonnegative() }).optional(),
 });
 export type IndexManifest = z.infer<typeof manifestZ>;
 
@@ -389,6 +395,8 @@ export async function commitIndex(
   await options.beforeSwitch?.();
   await writeDurably(manifestPath(dir), `${JSON.stringify(next, null, 2)}\n`);
   await settleJournal(dir, COMMIT_JOURNAL, liveFiles(next));
+  // A rebuild starts from scratch: the API's changes (wal.ts) are set aside with the old generation.
+  if (options.rebuild) await discardWal(dir, generation);
   return next;
 }
 

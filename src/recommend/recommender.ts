@@ -2,6 +2,7 @@
  * Recommendations over a loaded index: the k most similar products to a photo or to a catalogue
  * product, never echoing the query's own photo, with identical photos collapsed into one result.
  */
+import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pLimit from 'p-limit';
@@ -10,14 +11,17 @@ import { hashBytes } from '../catalogue/listing.js';
 import { type CatalogueSchema, titleOf } from '../catalogue/schema.js';
 import { Embedder, type EmbedderOptions, type ImageInput, optionsForSpec } from '../embeddings/embedder.js';
 import type { Device } from '../embeddings/runtime.js';
-import type { EmbeddingSpec } from '../embeddings/spec.js';
-import { colourOf, smallRgb } from '../images/colour.js';
+import { type EmbeddingSpec, sameSpec } from '../embeddings/spec.js';
+import { COLOUR_DIM, colourOf, smallRgb } from '../images/colour.js';
 import { type ImageError, isImageError } from '../images/errors.js';
 import { findForeground } from '../images/foreground.js';
 import { hasPrep, prepareQuery } from '../images/query-prep.js';
 import { FilterIndex, type Filters, hasFilters } from '../index/filters.js';
+import { LiveStore } from '../index/live-store.js';
 import { openStore } from '../index/location/open.js';
-import type { IndexItem, OpenStoreOptions, StoreInfo, VectorStore } from '../index/port.js';
+import type { IndexItem, OpenStoreOptions, StoredChange, StoreInfo } from '../index/port.js';
+import { IndexError } from '../index/store.js';
+import { photosDir } from '../index/wal.js';
 import { type Prediction, Similarity } from '../similarity/composer.js';
 import type { FusionWeights, SimilarityKind } from '../similarity/model.js';
 import { openSimilarity, type SimilarityTuning } from '../similarity/open.js';
@@ -58,6 +62,16 @@ export interface RecommendResult {
 
 export class UnknownProductError extends Error {}
 
+/** A query photo's search vector and what it was taken to be (Recommender.resolve). */
+export interface ResolvedQuery {
+  vector: Float32Array;
+  query: QueryInfo;
+  /** The kind that explains results of that kind ("same <kind column>"), where known. */
+  kind?: string;
+  /** False for a shopper's own photo (not on a plain light background, as catalogue photos are). */
+  studio?: boolean;
+}
+
 /** A query photo ready to embed: prepared, its mirror image (test-time flip) and its colours. */
 interface PreparedQuery {
   input: ImageInput;
@@ -95,55 +109,162 @@ export interface CatalogueInfo extends StoreInfo {
   weights: FusionWeights;
 }
 
+/** What changed in the catalogue a recommender serves (see Recommender.onChange). */
+export interface CatalogueChange {
+  /** 'change': products put or deleted (through the API, here or elsewhere); 'reload': a new generation. */
+  reason: 'change' | 'reload';
+  /** Products searchable now. */
+  count: number;
+  /** The products changed ('change'). */
+  ids?: string[];
+}
+
+/**
+ * What one request works on: the store (with the changes applied in memory), the similarity and
+ * what they say of themselves. A reload replaces the whole snapshot at once; a request that
+ * started on the previous one finishes on it.
+ */
+interface Snapshot {
+  store: LiveStore;
+  similarity: Similarity;
+  manifest: CatalogueInfo;
+  /** The store's generation token when it was loaded. */
+  generation: string;
+  filters?: { version: number; index: FilterIndex };
+}
+
+/** How long a replaced snapshot stays open for the requests still using it. */
+const RETIRE_MS = 30_000;
+
 export class Recommender {
   private embedder?: Promise<Embedder>;
-  readonly manifest: CatalogueInfo;
+  private state: Snapshot;
+  private readonly events = new EventEmitter();
+  /** Changes and reloads, one at a time. */
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly retiring = new Set<{ store: LiveStore; timer: NodeJS.Timeout }>();
+  private closed = false;
 
   private constructor(
-    readonly store: VectorStore,
+    /** Where the store is: an index folder or a postgres:// URL. */
+    readonly location: string,
     private readonly options: RecommenderOptions,
-    readonly similarity: Similarity,
+    state: Snapshot,
   ) {
-    this.manifest = {
-      ...store.info,
-      spec: store.spec,
-      dim: store.dim,
-      similarity: similarity.kind,
-      weights: similarity.weights,
-    };
+    this.state = state;
+  }
+
+  /** The store searched now (with the changes made since it was loaded). */
+  get store(): LiveStore {
+    return this.state.store;
+  }
+
+  get similarity(): Similarity {
+    return this.state.similarity;
+  }
+
+  /** What the store, the spec and the similarity say of themselves (count: products searchable now). */
+  get manifest(): CatalogueInfo {
+    return this.state.manifest;
   }
 
   /** What the catalogue's columns mean: title, facets, kind. */
   get schema(): CatalogueSchema {
-    return this.store.schema;
+    return this.state.store.schema;
   }
 
+  /** Every row (rows replaced or deleted since loading included: see isLive). */
   get items(): readonly IndexItem[] {
-    return this.store.items;
+    return this.state.store.items;
   }
 
-  /** Rows per facet value, for checking filters and listing facets. */
+  /** The product with this id now, if any. */
+  item(id: string): IndexItem | undefined {
+    const row = this.state.store.row(id);
+    return row === undefined ? undefined : this.state.store.items[row];
+  }
+
+  /** Rows per facet value, for checking filters and listing facets (products searchable now). */
   get filters(): FilterIndex {
-    this.filterIndex ??= new FilterIndex(this.store.items);
-    return this.filterIndex;
+    return filtersOf(this.state);
   }
-
-  private filterIndex?: FilterIndex;
 
   /** Opens the store at a location: an index folder, or a postgres:// URL. */
   static async open(location: string, options: RecommenderOptions = {}): Promise<Recommender> {
-    let similarity: Similarity | undefined;
-    const store = await openStore(location, {
-      ...options,
-      searchSpace: async (contents) => {
-        const opened = await openSimilarity(contents, options.similarity, options.tuning);
-        similarity = opened.similarity;
-        return opened.space;
-      },
-    });
-    const r = new Recommender(store, options, similarity ?? Similarity.original(store.spec.dim));
+    const r = new Recommender(location, options, await loadSnapshot(location, options));
     if (options.eager) await r.getEmbedder();
     return r;
+  }
+
+  /** Runs `fn` after the changes and reloads before it, and before those after it. */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * Loads the store again (a new index generation, products added to PostgreSQL by an indexing
+   * run) and switches to it at once; requests in progress finish on the previous one.
+   */
+  reload(): Promise<void> {
+    return this.exclusive(async () => {
+      if (this.closed) return;
+      const next = await loadSnapshot(this.location, this.options);
+      const previous = this.state;
+      this.state = next;
+      if (!sameSpec(previous.manifest.spec, next.manifest.spec) && this.embedder) {
+        const old = this.embedder;
+        this.embedder = undefined;
+        void old.then((e) => e.close()).catch(() => undefined);
+      }
+      this.retire(previous.store);
+      this.emit({ reason: 'reload', count: next.store.count });
+    });
+  }
+
+  /** Applies the changes written to the store since it was last read (by this process or another). */
+  catchUp(): Promise<StoredChange[]> {
+    return this.exclusive(() => this.catchUpNow());
+  }
+
+  /** catchUp, for callers already inside exclusive(). */
+  async catchUpNow(): Promise<StoredChange[]> {
+    if (this.closed) return [];
+    const s = this.state;
+    const changes = await s.store.readChanges();
+    if (changes.length === 0) return changes;
+    await applyChanges(s, changes);
+    this.emit({ reason: 'change', count: s.store.count, ids: [...new Set(changes.map((c) => c.id))] });
+    return changes;
+  }
+
+  /** The generation token of the loaded store (a reload is due when the store's differs). */
+  get loadedGeneration(): string {
+    return this.state.generation;
+  }
+
+  /** Calls `listener` whenever the searchable catalogue changes; returns a function that stops it. */
+  onChange(listener: (change: CatalogueChange) => void): () => void {
+    this.events.on('change', listener);
+    return () => this.events.off('change', listener);
+  }
+
+  private emit(change: CatalogueChange): void {
+    this.state.manifest = { ...this.state.manifest, count: this.state.store.count };
+    this.events.emit('change', change);
+  }
+
+  private retire(store: LiveStore): void {
+    const entry = {
+      store,
+      timer: setTimeout(() => {
+        this.retiring.delete(entry);
+        void store.close().catch(() => undefined);
+      }, RETIRE_MS),
+    };
+    entry.timer.unref();
+    this.retiring.add(entry);
   }
 
   /** The embedder, made with the index's own spec so that query vectors are comparable. */
@@ -151,7 +272,7 @@ export class Recommender {
     this.embedder ??= Embedder.create({
       ...optionsForSpec(this.manifest.spec),
       device: this.options.device,
-      batchSize: 1,
+      batchSize: 16, // concurrent queries share inference calls (Embedder coalesces them)
     });
     return this.embedder;
   }
@@ -161,8 +282,18 @@ export class Recommender {
     return row === undefined ? undefined : this.describe(row, 1);
   }
 
-  imagePath(item: IndexItem): string {
-    return join(this.manifest.imagesDir, item.file);
+  /** Where a product's photo is: in the catalogue folder, or (written through the API) stored by the store. */
+  imagePath(item: IndexItem, s: Snapshot = this.state): string {
+    if (item.origin === 'api') {
+      const { kind, location } = s.manifest;
+      return kind === 'files' ? join(photosDir(location), item.file) : `${location}#photos/${item.file}`;
+    }
+    return join(s.manifest.imagesDir, item.file);
+  }
+
+  /** The bytes of a photo that the store holds itself (products written through the API). */
+  storedPhoto(item: IndexItem): Promise<Buffer | undefined> {
+    return this.state.store.storedPhoto(item);
   }
 
   /** Every product's vector, count x dim in row order (for evaluation). */
@@ -171,18 +302,32 @@ export class Recommender {
   }
 
   /** Recommendations for a photo (a path or its bytes). */
-  async recommend(image: ImageInput, options: RecommendOptions = {}): Promise<RecommendResult> {
+  async recommend(
+    image: ImageInput,
+    options: RecommendOptions = {},
+  ): Promise<RecommendResult & { resolved: ResolvedQuery }> {
+    const resolved = await this.resolve(image);
+    // (With what it searched with, to search again: `search(resolved, ...)`.)
+    return { ...(await this.search(resolved, options)), resolved };
+  }
+
+  /**
+   * What a photo searches with, worked out once (hashed, or prepared and embedded) so that it can
+   * be searched again with other filters or pages (`search`).
+   */
+  async resolve(image: ImageInput): Promise<ResolvedQuery> {
     const bytes = typeof image === 'string' ? await readFile(image).catch(() => undefined) : image.data;
     const group = bytes ? this.store.rowsWithHash(hashBytes(bytes)) : [];
     if (group.length > 0) {
       // The query is a catalogue photo: use its stored vector, and keep it out of the results.
       const first = group[0] as number;
       return {
+        vector: await this.store.vector(first),
         query: {
           recognisedAs: this.items[first]?.id,
           excluded: group.map((r) => (this.items[r] as IndexItem).id),
         },
-        results: await this.nearest(await this.store.vector(first), options, group, this.kindOf(first)),
+        kind: this.kindOf(first),
       };
     }
     const { vector, predicted, studio } = await this.photoQuery(image, bytes);
@@ -190,9 +335,17 @@ export class Recommender {
     const guess = predicted?.[0];
     // (Not for shoppers' photos: the guess is right for only about a third of them.)
     const kind = studio && guess && guess.probability >= 0.5 ? guess.value : undefined;
+    return { vector, query: { excluded: [], ...(predicted ? { predicted } : {}) }, kind, studio };
+  }
+
+  /** Searches with a resolved query: its excluded products (those still in the index) stay out. */
+  async search(resolved: ResolvedQuery, options: RecommendOptions = {}): Promise<RecommendResult> {
+    const exclude = resolved.query.excluded
+      .map((id) => this.store.row(id))
+      .filter((row): row is number => row !== undefined);
     return {
-      query: { excluded: [], ...(predicted ? { predicted } : {}) },
-      results: await this.nearest(vector, options, [], kind),
+      query: resolved.query,
+      results: await this.nearest(resolved.vector, options, exclude, resolved.kind),
     };
   }
 
@@ -323,12 +476,19 @@ export class Recommender {
 
   /** "More like this": recommendations for a catalogue product. */
   async similar(id: string, options: RecommendOptions = {}): Promise<RecommendResult> {
-    const row = this.store.row(id);
+    const store = this.store;
+    const row = store.row(id);
     if (row === undefined) throw new UnknownProductError(`no product "${id}" in the index`);
-    const group = this.store.rowsWithHash((this.items[row] as IndexItem).hash);
+    const group = store.rowsWithHash((store.items[row] as IndexItem).hash);
+    const excluded = group.map((r) => (store.items[r] as IndexItem).id);
+    const kind = this.kindOf(row);
+    const vector = await store.vector(row);
+    // Rows of the store searched now (a reload may have come meanwhile).
+    const now = this.store;
+    const exclude = excluded.map((x) => now.row(x)).filter((r): r is number => r !== undefined);
     return {
-      query: { recognisedAs: id, excluded: group.map((r) => (this.items[r] as IndexItem).id) },
-      results: await this.nearest(await this.store.vector(row), options, group, this.kindOf(row)),
+      query: { recognisedAs: id, excluded },
+      results: await this.nearest(vector, options, exclude, kind),
     };
   }
 
@@ -339,23 +499,26 @@ export class Recommender {
     exclude: readonly number[],
     kind?: string,
   ): Promise<Recommendation[]> {
+    // One snapshot for the whole search: rows mean the same throughout (see reload).
+    const s = this.state;
+    const items = s.store.items;
     const k = Math.max(1, options.k ?? 5);
-    if (hasFilters(options.where)) this.filters.check(options.where);
-    const excludeHashes = [...new Set(exclude.map((r) => (this.items[r] as IndexItem).hash))];
+    if (hasFilters(options.where)) filtersOf(s).check(options.where);
+    const excludeHashes = [...new Set(exclude.map((r) => (items[r] as IndexItem).hash))];
     let want = k + 8;
     for (;;) {
-      const hits = await this.store.nearest(vector, { k: want, where: options.where, excludeHashes });
+      const hits = await s.store.nearest(vector, { k: want, where: options.where, excludeHashes });
       const seen = new Set<string>();
       const out: Recommendation[] = [];
       for (const hit of hits) {
-        const hash = (this.items[hit.row] as IndexItem).hash;
+        const hash = (items[hit.row] as IndexItem).hash;
         if (seen.has(hash)) continue;
         seen.add(hash);
-        out.push(this.describe(hit.row, hit.score));
-        if (out.length === k) return this.explain(out, vector, kind);
+        out.push(this.describe(hit.row, hit.score, s));
+        if (out.length === k) return this.explain(out, vector, kind, s);
       }
       // Fewer hits than asked for: nothing more to find.
-      if (hits.length < want || want >= this.items.length) return this.explain(out, vector, kind);
+      if (hits.length < want || want >= items.length) return this.explain(out, vector, kind, s);
       want *= 4;
     }
   }
@@ -365,12 +528,14 @@ export class Recommender {
     results: Recommendation[],
     query: Float32Array,
     kind: string | undefined,
+    s: Snapshot,
   ): Promise<Recommendation[]> {
-    const column = this.similarity.kindColumn;
-    if (!this.similarity.learned || !column) return results;
+    const column = s.similarity.kindColumn;
+    if (!s.similarity.learned || !column) return results;
     for (const r of results) {
-      const row = this.store.row(r.id) as number;
-      if (this.similarity.colourSimilarity(query, await this.store.vector(row)) >= SAME_COLOUR) {
+      const row = s.store.row(r.id);
+      if (row === undefined) continue; // (deleted meanwhile)
+      if (s.similarity.colourSimilarity(query, await s.store.vector(row)) >= SAME_COLOUR) {
         r.reasons.push('same colour');
       }
       if (kind && r.metadata[column] === kind) r.reasons.push(`same ${column}: ${kind}`);
@@ -378,23 +543,137 @@ export class Recommender {
     return results;
   }
 
-  private describe(row: number, score: number): Recommendation {
-    const item = this.items[row] as IndexItem;
+  private describe(row: number, score: number, s: Snapshot = this.state): Recommendation {
+    const items = s.store.items;
+    const item = items[row] as IndexItem;
     const m = item.metadata;
-    const group = this.store.rowsWithHash(item.hash);
+    const group = s.store.rowsWithHash(item.hash);
     return {
       id: item.id,
       score,
-      name: titleOf(this.schema, m),
+      name: titleOf(s.store.schema, m),
       metadata: m,
-      imagePath: this.imagePath(item),
-      alsoListedAs: group.filter((r) => r !== row).map((r) => (this.items[r] as IndexItem).id),
+      imagePath: this.imagePath(item, s),
+      alsoListedAs: group.filter((r) => r !== row).map((r) => (items[r] as IndexItem).id),
       reasons: [],
     };
   }
 
   async close(): Promise<void> {
+    await this.exclusive(async () => {
+      this.closed = true;
+    });
+    this.events.removeAllListeners();
     if (this.embedder) await (await this.embedder).close();
-    await this.store.close();
+    for (const entry of this.retiring) {
+      clearTimeout(entry.timer);
+      await entry.store.close().catch(() => undefined);
+    }
+    this.retiring.clear();
+    await this.state.store.close();
   }
+}
+
+/** The store at a location, opened with its similarity, and the changes written to it replayed. */
+async function loadSnapshot(location: string, options: RecommenderOptions): Promise<Snapshot> {
+  let similarity: Similarity | undefined;
+  const base = await openStore(location, {
+    ...options,
+    searchSpace: async (contents) => {
+      const opened = await openSimilarity(contents, options.similarity, options.tuning);
+      similarity = opened.similarity;
+      return opened.space;
+    },
+  });
+  try {
+    // The generation loaded (not the one on disk now, which may be newer already).
+    const generation =
+      base.info.generation !== undefined
+        ? String(base.info.generation)
+        : (base.info.loadedToken ?? (await base.generation()));
+    const folder = base.info.kind === 'files' ? base.info.location : undefined;
+    const store = new LiveStore(base, folder ? { photosDir: photosDir(folder) } : {});
+    const sim = similarity ?? Similarity.original(base.spec.dim);
+    const snapshot: Snapshot = {
+      store,
+      similarity: sim,
+      manifest: {
+        ...store.info,
+        spec: store.spec,
+        dim: store.dim,
+        similarity: sim.kind,
+        weights: sim.weights,
+      },
+      generation,
+    };
+    await applyChanges(snapshot, await store.readChanges());
+    snapshot.manifest = { ...snapshot.manifest, count: store.count };
+    return snapshot;
+  } catch (err) {
+    await base.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+/**
+ * Applies changes read from the store's log: puts get their search vectors composed as an
+ * indexing run composes them (the similarity's fusion of the visual vector, the colour and the
+ * catalogue labels), all at once.
+ */
+async function applyChanges(s: Snapshot, changes: readonly StoredChange[]): Promise<void> {
+  const puts = changes.filter((c) => c.op === 'put' && c.item && c.visual);
+  const dim = s.manifest.spec.dim;
+  for (const c of puts) {
+    if (c.visual?.length !== dim) {
+      throw new IndexError(
+        `the change to product ${c.id} (#${c.seq}) has a vector of ${c.visual?.length} dimensions, ` +
+          `the store's are ${dim}: it was written for another embedding spec`,
+      );
+    }
+  }
+  const visual = new Float32Array(puts.length * dim);
+  const colours = new Float32Array(puts.length * COLOUR_DIM);
+  puts.forEach((c, i) => {
+    visual.set(c.visual as Float32Array, i * dim);
+    if (c.colour?.length === COLOUR_DIM) colours.set(c.colour, i * COLOUR_DIM);
+  });
+  const composed =
+    puts.length > 0
+      ? await s.similarity.composeAll(
+          visual,
+          colours,
+          puts.map((c) => (c.item as IndexItem).metadata),
+        )
+      : new Float32Array(0);
+  const vdim = s.similarity.dim;
+  let at = 0;
+  // The filter index follows row by row (building it again takes a second on 44k products).
+  const filters = s.filters?.version === s.store.version ? s.filters : undefined;
+  for (const c of changes) {
+    if (c.op === 'put' && (!c.item || !c.visual)) continue;
+    const old = s.store.row(c.id);
+    if (old !== undefined) filters?.index.remove(old, s.store.items[old] as IndexItem);
+    if (c.op === 'delete') {
+      s.store.apply({ op: 'delete', id: c.id });
+    } else {
+      const i = at++;
+      const row = s.store.apply({
+        op: 'put',
+        item: c.item as IndexItem,
+        vector: composed.slice(i * vdim, (i + 1) * vdim),
+        stored: { visual: c.visual as Float32Array, ...(c.colour ? { colour: c.colour } : {}) },
+      });
+      if (row !== undefined) filters?.index.add(row, c.item as IndexItem);
+    }
+  }
+  if (filters) filters.version = s.store.version;
+}
+
+/** The snapshot's filter index, built again after changes (lazily: once per batch of changes). */
+function filtersOf(s: Snapshot): FilterIndex {
+  if (s.filters?.version !== s.store.version) {
+    // (Rows no longer live are holes in the array: FilterIndex skips them.)
+    s.filters = { version: s.store.version, index: new FilterIndex(s.store.liveItems()) };
+  }
+  return s.filters.index;
 }

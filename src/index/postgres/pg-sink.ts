@@ -15,6 +15,7 @@ import type * as Pipeline from '../pipeline.js';
 import { IndexError } from '../store.js';
 import { createPool, redact, toVectorLiteral } from './connection.js';
 import {
+  API_WRITER,
   checkSpec,
   claimManifest,
   dropAll,
@@ -134,6 +135,11 @@ export class PgSink implements Pipeline.IndexSink {
               ],
             );
           }
+          // Products written or deleted through the API belong to it: the folder does not change them.
+          await client.query(
+            `DELETE FROM listing l WHERE EXISTS (SELECT 1 FROM lookalike_products p WHERE p.id = l.id AND p.indexed_by = '${API_WRITER}')
+               OR EXISTS (SELECT 1 FROM lookalike_api_deleted d WHERE d.id = l.id)`,
+          );
           // New or changed photos become pending; unchanged ones keep their state.
           await client.query(`
             INSERT INTO lookalike_jobs (id, file, hash, bytes, mtime_ms)
@@ -149,7 +155,8 @@ export class PgSink implements Pipeline.IndexSink {
           removed =
             (
               await client.query(
-                'DELETE FROM lookalike_products p WHERE NOT EXISTS (SELECT 1 FROM listing l WHERE l.id = p.id)',
+                `DELETE FROM lookalike_products p WHERE NOT EXISTS (SELECT 1 FROM listing l WHERE l.id = p.id)
+                 AND p.indexed_by IS DISTINCT FROM '${API_WRITER}'`,
               )
             ).rowCount ?? 0;
           // Metadata may change without the photo changing.

@@ -6,6 +6,10 @@
  *   lookalike_manifest  one row: the embedding spec, the catalogue's schema and folder, dates
  *   lookalike_products  one row per product: id, photo, content hash, metadata (jsonb), embedding
  *   lookalike_jobs      the indexing work queue, claimed with FOR UPDATE SKIP LOCKED
+ *   lookalike_changes   changes made through the product-management API, in order (seq), announced
+ *                       with NOTIFY lookalike_changes so that every server applies them
+ *   lookalike_photos    photos uploaded through the API, by content hash (bytea)
+ *   lookalike_api_deleted  products deleted through the API (an indexing run does not bring them back)
  */
 import type pg from 'pg';
 import { type CatalogueSchema, catalogueSchemaZ } from '../../catalogue/schema.js';
@@ -39,9 +43,15 @@ export async function withAdvisoryLock<T>(
   }
 }
 
-export const LOCKS = { schema: 7311001, hnsw: 7311002, jobs: 7311003 } as const;
+export const LOCKS = { schema: 7311001, hnsw: 7311002, jobs: 7311003, changes: 7311004 } as const;
 
 export const HNSW_INDEX = 'lookalike_products_embedding_hnsw';
+
+/** The NOTIFY channel of API changes (the payload is the change's seq). */
+export const CHANGES_CHANNEL = 'lookalike_changes';
+
+/** `indexed_by` of the products written through the API (an indexing run leaves them alone). */
+export const API_WRITER = 'api';
 
 /** The tables' columns; a product's photo is recorded alike by the products and the jobs. */
 function tables(dim: number): Record<string, string[]> {
@@ -78,7 +88,31 @@ function tables(dim: number): Record<string, string[]> {
       'error text',
       `updated_at ${now}`,
     ],
+    ...apiTables(),
   };
+}
+
+/** The tables of the product-management API (created by indexing runs and by the first API write). */
+function apiTables(): Record<string, string[]> {
+  return {
+    lookalike_changes: [
+      'seq bigserial PRIMARY KEY',
+      "op text NOT NULL CHECK (op IN ('put', 'delete'))",
+      'id text NOT NULL',
+      'at timestamptz NOT NULL DEFAULT now()',
+    ],
+    lookalike_photos: ['hash text PRIMARY KEY', 'bytes bytea NOT NULL'],
+    lookalike_api_deleted: ['id text PRIMARY KEY', 'at timestamptz NOT NULL DEFAULT now()'],
+  };
+}
+
+/** Creates the API's tables where they are missing. */
+export function ensureApiTables(db: pg.PoolClient): Promise<void> {
+  return withAdvisoryLock(db, LOCKS.schema, async () => {
+    for (const [table, columns] of Object.entries(apiTables())) {
+      await db.query(`CREATE TABLE IF NOT EXISTS ${table} (${columns.join(', ')})`);
+    }
+  });
 }
 
 export function ensureSchema(db: pg.PoolClient, dim: number): Promise<void> {
@@ -156,7 +190,9 @@ export async function claimManifest(
 
 /** Empties the store (for --rebuild). */
 export async function dropAll(db: pg.PoolClient): Promise<void> {
-  await db.query('DROP TABLE IF EXISTS lookalike_jobs, lookalike_products, lookalike_manifest');
+  await db.query(
+    'DROP TABLE IF EXISTS lookalike_jobs, lookalike_products, lookalike_manifest, lookalike_changes, lookalike_photos, lookalike_api_deleted',
+  );
 }
 
 /** Builds the HNSW index once no work is left (idempotent; one worker builds it, others skip). */

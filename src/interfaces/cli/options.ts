@@ -2,7 +2,18 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { EmbedderOptions } from '../../embeddings/embedder.js';
 import { DEVICES, type Device } from '../../embeddings/runtime.js';
-import { POOLINGS, type Pooling, RESIZE_POLICIES, type ResizePolicy } from '../../embeddings/spec.js';
+import {
+  DEFAULT_INPUT_SIZE,
+  DEFAULT_PRECISION,
+  INPUT_SIZES,
+  type InputSize,
+  POOLINGS,
+  type Pooling,
+  PRECISIONS,
+  type Precision,
+  RESIZE_POLICIES,
+  type ResizePolicy,
+} from '../../embeddings/spec.js';
 import type { QueryPrep } from '../../images/query-prep.js';
 import { SEARCH_MODES } from '../../index/port.js';
 import { type FusionWeights, SIMILARITIES } from '../../similarity/model.js';
@@ -11,6 +22,8 @@ export interface EmbeddingFlags {
   pooling?: Pooling;
   resize?: ResizePolicy;
   seedCompat?: boolean;
+  precision?: Precision;
+  inputSize?: InputSize;
   device: Device;
   batchSize: number;
   threads?: number;
@@ -25,9 +38,30 @@ export function positiveInt(name: string, max = Number.MAX_SAFE_INTEGER) {
   };
 }
 
+/** --precision fp32|int8, without a default (an existing index keeps its own). */
+export function precisionOption(): Option {
+  return new Option(
+    '--precision <kind>',
+    `network precision: int8 (statically quantised, faster) or fp32 (default: ${DEFAULT_PRECISION})`,
+  ).choices(PRECISIONS);
+}
+
+/** --input-size 128|160|192|224, without a default (an existing index keeps its own). */
+export function inputSizeOption(): Option {
+  return new Option(
+    '--input-size <pixels>',
+    `side of the square the photo is resized to before the network: ${INPUT_SIZES.join(', ')} (default: ${DEFAULT_INPUT_SIZE})`,
+  ).argParser((v): InputSize => {
+    const n = Number(v);
+    if (!(INPUT_SIZES as readonly number[]).includes(n))
+      throw new InvalidArgumentError(`--input-size must be one of ${INPUT_SIZES.join(', ')}.`);
+    return n as InputSize;
+  });
+}
+
 /**
- * Adds --pooling, --resize, --seed-compat, --device, --batch-size, --threads. Pooling, resize and
- * seed-compat have no default here, so that a command working on an existing index can take
+ * Adds --pooling, --resize, --seed-compat, --precision, --input-size, --device, --batch-size,
+ * --threads. Pooling, resize, seed-compat, precision and input size have no default here, so that a command working on an existing index can take
  * them from the index.
  */
 export function addEmbeddingOptions(cmd: Command): Command {
@@ -44,6 +78,8 @@ export function addEmbeddingOptions(cmd: Command): Command {
       ).choices(RESIZE_POLICIES),
     )
     .option('--seed-compat', "reproduce the original system's R,G,B channel mistake (for comparison only)")
+    .addOption(precisionOption())
+    .addOption(inputSizeOption())
     .addOption(
       new Option('--device <device>', 'inference device; cuda falls back to cpu where unavailable')
         .choices(DEVICES)
@@ -58,6 +94,8 @@ export function embedderOptions(flags: EmbeddingFlags): EmbedderOptions {
     pooling: flags.pooling ?? 'max',
     resize: flags.resize ?? 'stretch',
     seedCompat: flags.seedCompat ?? false,
+    precision: flags.precision ?? DEFAULT_PRECISION,
+    inputSize: flags.inputSize ?? DEFAULT_INPUT_SIZE,
     device: flags.device,
     batchSize: flags.batchSize,
     threads: flags.threads,

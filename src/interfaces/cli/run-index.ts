@@ -7,6 +7,7 @@ import type { SchemaOverrides } from '../../catalogue/schema.js';
 import { describeSchema } from '../../catalogue/schema.js';
 import type { EmbedderOptions } from '../../embeddings/embedder.js';
 import type { QueryPrep } from '../../images/query-prep.js';
+import type { PublishOptions } from '../../index/folder-sink.js';
 import { openWriter } from '../../index/location/open.js';
 import { describeTimings, type IndexingResult, runIndexing } from '../../index/pipeline.js';
 import { readManifest } from '../../index/store.js';
@@ -37,11 +38,21 @@ export interface IndexRunOptions {
   claimSize?: number;
   /** Log the plan even when nothing is to be embedded. */
   verbosePlan?: boolean;
+  /** Publish partial generations while embedding (serve while it indexes; index folders). */
+  publish?: PublishOptions;
+  /** Stops the run between batches. */
+  signal?: AbortSignal;
+  /** Prepare the model while the catalogue is planned (pipeline.ts). */
+  eagerModel?: boolean;
+  /** Told of each stage's progress, besides the progress bar. */
+  onProgress?: (stage: 'photos' | 'colours' | 'learning', done: number, total: number) => void;
 }
 
 export async function runIndex(options: IndexRunOptions): Promise<IndexingResult> {
   // (A PostgreSQL URL has no manifest file: readManifest finds none and the kind stays 'auto'.)
-  const existing = options.rebuild ? undefined : await readManifest(options.location).catch(() => undefined);
+  const found = options.rebuild ? undefined : await readManifest(options.location).catch(() => undefined);
+  // A partial generation (published while a run went on) binds no similarity: the run decides.
+  const existing = found?.building ? undefined : found;
   const kind: SimilarityKind | 'auto' =
     options.similarity ?? recordedSimilarity(existing?.similarity)?.kind ?? 'auto';
   const progress = stagedProgress();
@@ -54,8 +65,11 @@ export async function runIndex(options: IndexRunOptions): Promise<IndexingResult
       },
       embedder: options.embedder,
       claimSize: options.claimSize,
+      signal: options.signal,
+      eagerModel: options.eagerModel,
       sink: openWriter(options.location, {
         rebuild: options.rebuild,
+        publish: options.publish,
         requireDerived: options.similarity === 'learned' || options.relearn,
         derive: deriveSimilarity({
           kind,
@@ -66,7 +80,7 @@ export async function runIndex(options: IndexRunOptions): Promise<IndexingResult
           weights: options.weights,
           query: options.query,
           epochs: options.epochs,
-          ...similarityProgress(progress, (message) => log.info(message)),
+          ...similarityProgress(progress, (message) => log.info(message), options.onProgress),
         }),
       }),
       onPlan: (p) => {
@@ -76,8 +90,10 @@ export async function runIndex(options: IndexRunOptions): Promise<IndexingResult
             `${p.total} products: ${p.toEmbed} photos to embed, ${p.reused} already embedded, ${p.removed} gone from the catalogue`,
           );
       },
-      onProgress: (done, total, timings) =>
-        progress.update('photos', 'photos', done, total, describeTimings(timings)),
+      onProgress: (done, total, timings) => {
+        progress.update('photos', 'photos', done, total, describeTimings(timings));
+        options.onProgress?.('photos', done, total);
+      },
     });
     progress.close();
     const timings = describeTimings(result.timings);

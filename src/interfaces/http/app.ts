@@ -7,17 +7,26 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { z } from 'zod';
+import type { AuditLog } from '../../access/audit.js';
+import type { KeyStore } from '../../access/key-store.js';
 import { MAX_PRODUCT_ID_LENGTH } from '../../catalogue/limits.js';
 import { projectRoot } from '../../config.js';
+import type { IndexingProgress } from '../../index/indexing-progress.js';
 import { parseJson } from '../../io/json-file.js';
+import type { CatalogueEditor } from '../../manage/editor.js';
+import { QueryStore, type QueryStoreOptions } from '../../recommend/query-store.js';
 import type { Recommender } from '../../recommend/recommender.js';
 import { DEFAULT_UPLOAD_LIMITS, UploadLimiter, type UploadLimits } from './api/upload-limiter.js';
+import { adminRoutes } from './plugins/admin.js';
+import { type AuthLimits, auth } from './plugins/auth.js';
 import { catalogueRoutes } from './plugins/catalogue.js';
 import { clientErrorHandler, errors, frameworkErrors } from './plugins/errors.js';
+import { garmentRoutes } from './plugins/garments.js';
 import { imageRoutes } from './plugins/images.js';
 import { openapi } from './plugins/openapi.js';
 import { page } from './plugins/page.js';
 import { productRoutes } from './plugins/products.js';
+import { queryRoutes } from './plugins/queries.js';
 import { recommendRoutes } from './plugins/recommend.js';
 import { requestLog } from './plugins/request-log.js';
 import { security } from './plugins/security.js';
@@ -49,6 +58,18 @@ export interface AppOptions {
   maxUploadBytes?: number;
   /** How many uploads are received and run at once, how many may wait, and how fast they must arrive. */
   uploadLimits?: Partial<UploadLimits>;
+  /** How many uploaded photos' queries are kept for GET /api/queries/:queryId, and for how long. */
+  queryStore?: QueryStoreOptions;
+  /** The background indexing run's progress, for /api/health (serve while it indexes). */
+  indexing?: () => IndexingProgress | undefined;
+  /** The admin API (issue 13): the keys that may use it and its audit trail; without them it is off. */
+  access?: { keys: KeyStore; audit?: AuditLog };
+  /** Where the admin API's changes go. */
+  editor?: CatalogueEditor;
+  /** Every route but the health check needs a key. */
+  private?: boolean;
+  /** How many bad keys a client may present, and in what time, before 429. */
+  authLimits?: Partial<AuthLimits>;
 }
 
 function packageVersion(): string {
@@ -85,14 +106,33 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(requestLog);
   await app.register(validation);
   await app.register(openapi, { version: packageVersion() });
+  if (options.access) {
+    await app.register(auth, {
+      keys: options.access.keys,
+      private: options.private,
+      limits: options.authLimits,
+    });
+  }
   await app.register(uploads, {
     maxBytes: options.maxUploadBytes,
-    filters: recommender.schema.facets.length,
+    // (+1: offset is a form field too.)
+    filters: recommender.schema.facets.length + 1,
   });
-  await app.register(recommendRoutes, { recommender, limiter, maxBytes: options.maxUploadBytes });
+  const queries = new QueryStore(options.queryStore);
+  await app.register(recommendRoutes, { recommender, limiter, queries, maxBytes: options.maxUploadBytes });
+  await app.register(queryRoutes, { recommender, queries });
+  await app.register(garmentRoutes, { recommender, limiter, maxBytes: options.maxUploadBytes });
   await app.register(productRoutes, { recommender });
-  await app.register(catalogueRoutes, { recommender, limiter });
+  await app.register(catalogueRoutes, { recommender, limiter, indexing: options.indexing });
   await app.register(imageRoutes, { recommender });
+  if (options.access) {
+    await app.register(adminRoutes, {
+      editor: options.editor,
+      audit: options.access.audit,
+      limiter,
+      maxBytes: options.maxUploadBytes,
+    });
+  }
   await app.register(page, { root: options.webDir ?? defaultWebDir });
   return app;
 }

@@ -1,4 +1,8 @@
-/** An optional crop box over the shown photo (cropperjs), to search for one garment in a larger picture. */
+/**
+ * An optional crop box over the shown photo (cropperjs), to search for one garment in a larger
+ * picture: dragged by pointer or touch, or moved (arrow keys) and resized (Shift + arrow keys) by
+ * keyboard once focused.
+ */
 import Cropper from 'cropperjs';
 
 /** Longest side of the uploaded selection: plenty for a 224x224 model input. */
@@ -10,7 +14,11 @@ export class CropBox {
   private chosen: Cropper.Data | undefined;
   private resizeTimer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(private readonly image: HTMLImageElement) {}
+  constructor(
+    private readonly image: HTMLImageElement,
+    /** The visible instructions, which also describe the focusable box. */
+    private readonly hintId: string,
+  ) {}
 
   get active(): boolean {
     return this.cropper !== undefined;
@@ -32,6 +40,8 @@ export class CropBox {
       restore: false,
       ready: () => {
         this.chosen = cropper.getData();
+        this.makeKeyboardUsable(cropper);
+        for (const run of this.readyHandlers.splice(0)) run();
       },
       cropend: () => {
         this.chosen = cropper.getData();
@@ -41,12 +51,60 @@ export class CropBox {
     window.addEventListener('resize', this.onResize);
   }
 
+  private readonly readyHandlers: (() => void)[] = [];
+
+  /** Runs once the box is drawn (now if it is). */
+  whenReady(run: () => void): void {
+    if (this.cropper && this.chosen) run();
+    else this.readyHandlers.push(run);
+  }
+
+  /** The focusable box (once drawn). */
+  get box(): HTMLElement | null {
+    return this.image.parentElement?.querySelector<HTMLElement>('.cropper-crop-box') ?? null;
+  }
+
+  /** Arrow keys move the box, Shift + arrow keys resize it, by 2% of the photo. */
+  private makeKeyboardUsable(cropper: Cropper): void {
+    const box = this.box;
+    if (!box) return;
+    box.tabIndex = 0;
+    box.setAttribute('role', 'group');
+    box.setAttribute('aria-roledescription', 'crop box');
+    box.setAttribute('aria-label', 'Crop box');
+    box.setAttribute('aria-describedby', this.hintId);
+    box.addEventListener('keydown', (event) => {
+      const dir: Record<string, [number, number]> = {
+        ArrowLeft: [-1, 0],
+        ArrowRight: [1, 0],
+        ArrowUp: [0, -1],
+        ArrowDown: [0, 1],
+      };
+      const d = dir[event.key];
+      if (!d) return;
+      event.preventDefault();
+      const canvas = cropper.getCanvasData();
+      const step = Math.max(2, Math.round(Math.min(canvas.width, canvas.height) * 0.02));
+      const data = cropper.getCropBoxData();
+      if (event.shiftKey) {
+        cropper.setCropBoxData({
+          width: Math.max(step * 2, data.width + d[0] * step),
+          height: Math.max(step * 2, data.height + d[1] * step),
+        });
+      } else {
+        cropper.setCropBoxData({ left: data.left + d[0] * step, top: data.top + d[1] * step });
+      }
+      this.chosen = cropper.getData();
+    });
+  }
+
   disable(): void {
     window.removeEventListener('resize', this.onResize);
     clearTimeout(this.resizeTimer);
     this.cropper?.destroy();
     this.cropper = undefined;
     this.chosen = undefined;
+    this.readyHandlers.length = 0;
   }
 
   /** After the layout settles, the same area of the photo again. */

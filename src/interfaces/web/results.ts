@@ -1,15 +1,19 @@
 /**
- * The results grid: one card per product, best first: its photo, title, facet values (what kind
- * of product first) and colour swatch, why it matched, its similarity, and "More like this".
+ * The results grid: one card per product, best first: its photo, title (a link to its detail
+ * view), facet values (what kind of product first) and colour swatch, why it matched, how strong
+ * a match it is in words, and "More like this".
  */
-import type { ApiProduct, ApiRecommendation } from '../http/api/contract.js';
+import type { ApiProduct } from '../http/api/contract.js';
+import type { Result } from './api.js';
 import { type CatalogueView, columnLabel } from './catalogue.js';
 import { swatchColour } from './colours.js';
 import { h } from './dom.js';
 
-/** Similarity as a whole percentage (scores are cosine similarities of non-negative features). */
-export function percent(score: number): number {
-  return Math.round(Math.max(0, Math.min(1, score)) * 100);
+export interface CardActions {
+  /** The detail view's address for a product. */
+  detailHref: (id: string) => string;
+  onDetail: (p: Result) => void;
+  onMore: (p: Result) => void;
 }
 
 /**
@@ -39,7 +43,7 @@ function facetLine(p: ApiProduct, catalogue: CatalogueView): HTMLElement | undef
   return h('p', { class: 'card-category', text, attrs: { title: detail } });
 }
 
-function colourLine(p: ApiProduct, catalogue: CatalogueView): HTMLElement | undefined {
+export function colourLine(p: ApiProduct, catalogue: CatalogueView): HTMLElement | undefined {
   const name = catalogue.colour ? p.metadata[catalogue.colour]?.trim() : undefined;
   if (!name) return undefined;
   const swatch = h('span', { class: 'swatch', attrs: { 'aria-hidden': 'true' } });
@@ -50,30 +54,44 @@ function colourLine(p: ApiProduct, catalogue: CatalogueView): HTMLElement | unde
   return h('p', { class: 'card-colour' }, swatch, name);
 }
 
-function card(
-  r: ApiRecommendation,
-  rank: number,
-  catalogue: CatalogueView,
-  onMore: (p: ApiRecommendation) => void,
-): HTMLLIElement {
+/** The match's strength in words (none where the server does not say). */
+function matchLine(r: Result): HTMLElement | undefined {
+  if (!r.match) return undefined;
+  return h('p', { class: `card-match match-${r.match.strength}`, text: r.match.label });
+}
+
+/** Plain left clicks follow links inside the page; others (new tab...) are the browser's. */
+export function isPlainClick(event: MouseEvent): boolean {
+  return event.button === 0 && !event.metaKey && !event.ctrlKey && !event.shiftKey && !event.altKey;
+}
+
+function card(r: Result, rank: number, catalogue: CatalogueView, actions: CardActions): HTMLLIElement {
   const name = r.name ?? `Product ${r.id}`;
-  const nameId = `result-${rank}-name`;
-  const pct = percent(r.score);
+  const nameId = `result-${r.id}-name`;
+  // The name is in the card's text: the photo's alt is empty so that it is not read twice.
   const image = h('img', {
     class: 'card-image',
-    attrs: { src: r.imageUrl, alt: name, loading: 'lazy', decoding: 'async', width: '60', height: '80' },
+    attrs: { src: r.imageUrl, alt: '', loading: 'lazy', decoding: 'async', width: '60', height: '80' },
+  });
+  const link = h('a', {
+    class: 'card-link',
+    text: name,
+    attrs: { href: actions.detailHref(r.id), title: name },
+  });
+  link.addEventListener('click', (event) => {
+    if (!isPlainClick(event)) return;
+    event.preventDefault();
+    actions.onDetail(r);
   });
   const more = h('button', {
     class: 'btn btn-small card-more',
     text: 'More like this',
-    attrs: { type: 'button', 'aria-label': `More like this: ${name}` },
+    attrs: { type: 'button' },
   });
-  more.addEventListener('click', () => onMore(r));
-  const meter = h('span', { class: 'score-bar', attrs: { 'aria-hidden': 'true' } }, h('span'));
-  meter.style.setProperty('--score', `${pct}%`);
-  return h(
+  more.addEventListener('click', () => actions.onMore(r));
+  const li = h(
     'li',
-    { class: 'card' },
+    { class: `card${r.match ? ` is-${r.match.strength}` : ''}` },
     h(
       'article',
       { attrs: { 'aria-labelledby': nameId } },
@@ -86,30 +104,48 @@ function card(
       h(
         'div',
         { class: 'card-body' },
-        h('h3', { class: 'card-name', text: name, attrs: { id: nameId, title: name } }),
+        h('h3', { class: 'card-name', attrs: { id: nameId } }, link),
+        matchLine(r),
         facetLine(r, catalogue),
         colourLine(r, catalogue),
         r.reasons.length > 0
           ? h('p', { class: 'card-why', text: `Why: ${r.reasons.join(', ')}` })
           : undefined,
-        h(
-          'p',
-          { class: 'card-score' },
-          h('span', { class: 'score-value', text: `${pct}%` }),
-          h('span', { class: 'score-label', text: ' similar' }),
-          meter,
-        ),
         more,
       ),
     ),
   );
+  // The whole photo opens the detail view too (for pointers; keyboard users have the link).
+  image.addEventListener('click', () => actions.onDetail(r));
+  return li;
 }
 
+/** Shows `results` (ranks from `firstRank`); `append` keeps the cards already shown. */
 export function renderResults(
   list: HTMLOListElement,
-  results: readonly ApiRecommendation[],
+  results: readonly Result[],
   catalogue: CatalogueView,
-  onMore: (p: ApiRecommendation) => void,
+  actions: CardActions,
+  append = false,
 ): void {
-  list.replaceChildren(...results.map((r, i) => card(r, i + 1, catalogue, onMore)));
+  const start = append ? list.children.length : 0;
+  const cards = results.map((r, i) => card(r, start + i + 1, catalogue, actions));
+  if (append) list.append(...cards);
+  else list.replaceChildren(...cards);
+}
+
+/** A word about the results' strength as a whole: weak matches are said to be weak. */
+export function strengthNote(results: readonly Result[]): string | undefined {
+  const rated = results.filter((r) => r.match);
+  if (rated.length === 0) return undefined;
+  const same = rated.filter((r) => r.match?.strength === 'same-product').length;
+  if (same > 0) {
+    return same === 1
+      ? 'One result is probably the very product in the photo.'
+      : `${same} results are probably the very product in the photo.`;
+  }
+  if (rated.every((r) => r.match?.strength === 'weak')) {
+    return 'Only weak matches: the catalogue may have nothing like this. Try cropping to one garment, or another photo.';
+  }
+  return undefined;
 }

@@ -10,7 +10,13 @@ import { DEVICES, type Device } from '../../../embeddings/runtime.js';
 import { DEFAULT_MAX_QUERIES, evaluate } from '../../../evaluation/evaluate.js';
 import { metricsText, sweepTable } from '../../../evaluation/format.js';
 import { writeReport } from '../../../evaluation/report.js';
-import { defaultWorkDir, parseConfigs, runSweep, SWEEP_CONFIGS } from '../../../evaluation/sweep.js';
+import {
+  defaultWorkDir,
+  EXTRA_CONFIGS,
+  parseConfigs,
+  runSweep,
+  SWEEP_CONFIGS,
+} from '../../../evaluation/sweep.js';
 import type { QueryPrep } from '../../../images/query-prep.js';
 import { localFolder } from '../../../index/location/open.js';
 import { log } from '../../../log.js';
@@ -164,7 +170,11 @@ async function sweep(flags: Flags): Promise<void> {
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     return;
   }
-  const rows = result.configs.map((c) => ({ config: c.config.name, summary: c.summary }));
+  const rows = result.configs.map((c) => ({
+    config: c.config.name,
+    summary: c.summary,
+    overlapAt5: c.overlapAt5,
+  }));
   const stratified = result.subset.stratifiedBy;
   const kind = rows[0]?.summary.labels.kind ?? null;
   process.stdout.write(
@@ -245,7 +255,10 @@ export function registerEval(program: Command): void {
       'with --sweep: photos in the stratified subset, at least (default 10000)',
       positiveInt('--subset'),
     )
-    .option('--configs <names>', 'with --sweep: comma-separated configurations (default: all)')
+    .option(
+      '--configs <names>',
+      `with --sweep: comma-separated configurations (default: ${SWEEP_CONFIGS.map((c) => c.name).join(', ')}; also ${EXTRA_CONFIGS.map((c) => c.name).join(', ')}); the top-5 overlap is against the first`,
+    )
     .option(
       '--work <dir>',
       `with --sweep: where the indexes and results go (default: ${defaultWorkDir(10_000, 1)} for the defaults)`,

@@ -88,6 +88,8 @@ export function registerIndex(program: Command): void {
         pooling: flags.pooling ?? fromIndex.pooling,
         resize: flags.resize ?? fromIndex.resize,
         seedCompat: flags.seedCompat ?? fromIndex.seedCompat,
+        precision: flags.precision ?? fromIndex.precision,
+        inputSize: flags.inputSize ?? fromIndex.inputSize,
       }),
       rebuild: flags.rebuild,
       claimSize: flags.checkpointEvery,

@@ -5,8 +5,10 @@ import { EXIT_FAILURE } from '../exit.js';
 import { registerClassify } from './classify.js';
 import { registerEmbed } from './embed.js';
 import { registerEval } from './eval.js';
+import { registerHistory } from './history.js';
 import { registerHnsw } from './hnsw.js';
 import { registerIndex } from './index.js';
+import { registerKeys } from './keys.js';
 import { registerLearn } from './learn.js';
 import { registerRecommend } from './recommend.js';
 import { registerServe } from './serve.js';
@@ -25,6 +27,8 @@ export function buildProgram(): Command {
   registerRecommend(program);
   registerEval(program);
   registerServe(program);
+  registerKeys(program);
+  registerHistory(program);
   return program;
 }
 

@@ -3,22 +3,30 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import { describeNotes, isCatalogueNote } from '../../../catalogue/catalogue.js';
 import { defaultIndexDir } from '../../../config.js';
 import { DEVICES, type Device } from '../../../embeddings/runtime.js';
-import { optionsForSpec } from '../../../embeddings/spec.js';
+import {
+  DEFAULT_INPUT_SIZE,
+  DEFAULT_PRECISION,
+  type InputSize,
+  optionsForSpec,
+  type Precision,
+} from '../../../embeddings/spec.js';
 import { describeLocation, readStoreSpec } from '../../../index/location/open.js';
 import type { SearchMode } from '../../../index/port.js';
 import { log } from '../../../log.js';
 import type { SimilarityKind } from '../../../similarity/model.js';
 import { DEFAULT_UPLOAD_LIMITS } from '../../http/api/upload-limiter.js';
 import { startServer } from '../../http/server.js';
+import { type BackgroundIndexing, indexInBackground } from '../background-index.js';
 import {
   addSchemaOptions,
   addSearchOptions,
+  inputSizeOption,
   LOCATION_HELP,
   positiveInt,
+  precisionOption,
   type SchemaFlags,
   schemaOverrides,
 } from '../options.js';
-import { runIndex } from '../run-index.js';
 
 interface Flags extends SchemaFlags {
   index: string;
@@ -32,6 +40,9 @@ interface Flags extends SchemaFlags {
   host: string;
   device: Device;
   queue: number;
+  precision?: Precision;
+  inputSize?: InputSize;
+  private?: boolean;
 }
 
 function port(value: string): number {
@@ -57,20 +68,37 @@ function shutdownSignal(): Promise<NodeJS.Signals> {
   });
 }
 
-/** Builds the index (or brings it up to date) before serving, with its progress on stderr. */
-async function updateIndex(imagesDir: string, location: string, flags: Flags): Promise<void> {
-  const spec = await readStoreSpec(location);
-  const result = await runIndex({
+/**
+ * Builds the index (or brings it up to date) in the background of the server, with its progress
+ * on stderr; searches start once something is searchable.
+ */
+async function indexWhileServing(
+  imagesDir: string,
+  location: string,
+  flags: Flags,
+): Promise<BackgroundIndexing> {
+  const spec = await readStoreSpec(location).catch(() => undefined);
+  const background = await indexInBackground({
     imagesDir,
     location,
     metadataPath: flags.metadata,
     schema: schemaOverrides(flags),
-    embedder: spec ? optionsForSpec(spec) : {},
+    // A new index takes --precision and --input-size (or the defaults); an existing one keeps its own.
+    embedder: spec
+      ? optionsForSpec(spec)
+      : {
+          precision: flags.precision ?? DEFAULT_PRECISION,
+          inputSize: flags.inputSize ?? DEFAULT_INPUT_SIZE,
+        },
   });
-  const failed = result.skipped.filter((s) => !isCatalogueNote(s)).length;
-  if (failed > 0) log.warn(`${failed} photos could not be indexed (see the index's skipped.json)`);
-  const notes = describeNotes(result.skipped);
-  if (notes) log.warn(`the metadata has ${notes}`);
+  void background.finished.then((result) => {
+    if (!result) return;
+    const failed = result.skipped.filter((s) => !isCatalogueNote(s)).length;
+    if (failed > 0) log.warn(`${failed} photos could not be indexed (see the index's skipped.json)`);
+    const notes = describeNotes(result.skipped);
+    if (notes) log.warn(`the metadata has ${notes}`);
+  });
+  return background;
 }
 
 export function registerServe(program: Command): void {
@@ -98,11 +126,25 @@ export function registerServe(program: Command): void {
           'uploads that may wait for the model before the server answers 503',
           positiveInt('--queue', 10_000),
           DEFAULT_UPLOAD_LIMITS.maxWaiting,
+        )
+        .addOption(precisionOption())
+        .addOption(inputSizeOption())
+        .option(
+          '--private',
+          'every route but /api/health needs an API key (lookalike keys create), the page and searches too',
         ),
     ),
   ).action(async (flags: Flags) => {
     const location = flags.store ?? flags.index;
-    if (flags.catalogue) await updateIndex(flags.catalogue, location, flags);
+    const background = flags.catalogue
+      ? await indexWhileServing(flags.catalogue, location, flags)
+      : undefined;
+    if (background) {
+      await background.ready.catch(async (err: unknown) => {
+        await background.stop();
+        throw err;
+      });
+    }
     log.info(`loading the index at ${describeLocation(location)} and the model`);
     const server = await startServer({
       indexDir: location,
@@ -114,13 +156,17 @@ export function registerServe(program: Command): void {
       device: flags.device,
       logger: log,
       uploadLimits: { maxWaiting: flags.queue },
+      private: flags.private,
+      ...(background ? { indexing: () => background.tracker.snapshot() } : {}),
     });
+    // (Each generation the background run commits is picked up by the server's catalogue watcher.)
     log.info(
       `${server.recommender.manifest.count} products indexed; model on ${(await server.recommender.getEmbedder()).device}`,
     );
     process.stdout.write(`Lookalike is running: open ${server.url} (API docs: ${server.url}api/docs)\n`);
     const signal = await shutdownSignal();
     log.info(`${signal}: finishing requests in progress, then stopping`);
+    await background?.stop();
     await server.close();
     log.info('stopped');
   });

@@ -1,7 +1,7 @@
 /** `lookalike setup`: fetch the weights and convert the model(s) ahead of first use. */
 import type { Command } from 'commander';
 import { ensureModel } from '../../../embeddings/model-cache.js';
-import { POOLINGS, type Pooling } from '../../../embeddings/spec.js';
+import { DEFAULT_INPUT_SIZE, DEFAULT_PRECISION, POOLINGS, type Pooling } from '../../../embeddings/spec.js';
 import { ensureWeights } from '../../../embeddings/weights.js';
 
 export function registerSetup(program: Command): void {
@@ -14,7 +14,13 @@ export function registerSetup(program: Command): void {
       process.stdout.write(`weights: ${weights.modelDir}\n`);
       const poolings: readonly Pooling[] = flags.all ? POOLINGS : ['max'];
       for (const pooling of poolings) {
-        const model = await ensureModel({ pooling, head: false });
+        // The model new indexes use: the default precision and input size.
+        const model = await ensureModel({
+          pooling,
+          head: false,
+          precision: DEFAULT_PRECISION,
+          inputSize: DEFAULT_INPUT_SIZE,
+        });
         process.stdout.write(`model:   ${model.path} (${model.converted ? 'converted' : 'cached'})\n`);
       }
     });

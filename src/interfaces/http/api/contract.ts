@@ -11,6 +11,7 @@ import type {
   errorBodyZ,
   errorCodeZ,
   facetsZ,
+  garmentsZ,
   healthZ,
   productZ,
   recommendationZ,
@@ -21,6 +22,8 @@ import type {
 export const MAX_UPLOAD_BYTES = 20 * 1024 * 1024;
 export const DEFAULT_K = 5;
 export const MAX_K = 50;
+/** Most results a search may skip (paging). */
+export const MAX_OFFSET = 200;
 /** Longest filter value, in characters. */
 export const MAX_FILTER_VALUE_LENGTH = 200;
 /** The multipart form field that carries the photo. */
@@ -37,6 +40,13 @@ export type ApiFacets = z.output<typeof facetsZ>;
 export type ApiFacet = ApiFacets['facets'][number];
 export type ApiFacetValue = ApiFacet['values'][number];
 export type ApiHealth = z.output<typeof healthZ>;
+/** Which page of results an answer is: `{ offset, k, hasMore }`. */
+export type ApiPage = NonNullable<ApiResults['page']>;
+/** A result's strength: `{ strength: 'same-product' | 'strong' | 'fair' | 'weak', label }`. */
+export type ApiMatch = ApiRecommendation['match'];
+/** Separate items found in a photo (POST /api/garments). */
+export type ApiGarments = z.output<typeof garmentsZ>;
+export type ApiGarment = ApiGarments['garments'][number];
 /** Machine-readable reasons in error bodies. */
 export type ApiErrorCode = z.output<typeof errorCodeZ>;
 export type ApiErrorBody = z.output<typeof errorBodyZ>;

@@ -10,7 +10,7 @@
  */
 import { z } from 'zod';
 import { MAX_PRODUCT_ID_LENGTH } from '../../../catalogue/limits.js';
-import { DEFAULT_K, IMAGE_FIELD, MAX_FILTER_VALUE_LENGTH, MAX_K } from './contract.js';
+import { DEFAULT_K, IMAGE_FIELD, MAX_FILTER_VALUE_LENGTH, MAX_K, MAX_OFFSET } from './contract.js';
 import { quoteList } from './echo.js';
 
 const ids = z.array(z.string());
@@ -33,6 +33,19 @@ export const productZ = z
   })
   .meta({ id: 'Product', description: 'A catalogue product.' });
 
+/** How strong a match is, from score thresholds calibrated on the catalogue (recommend/match-strength.ts). */
+export const matchZ = z
+  .object({
+    strength: z
+      .enum(['same-product', 'strong', 'fair', 'weak'])
+      .describe(
+        'same-product: probably the very product of the query; strong: most such matches are the same kind of product; ' +
+          'fair: often the same kind; weak: rarely.',
+      ),
+    label: z.string().describe('The strength in words for shoppers, e.g. "Strong match".'),
+  })
+  .describe("The match's strength, calibrated on the catalogue for the similarity searched with.");
+
 export const recommendationZ = productZ
   .extend({
     score: z
@@ -43,6 +56,7 @@ export const recommendationZ = productZ
     reasons: z
       .array(z.string())
       .describe('Why it matched, where known, e.g. "same colour", "same <kind column>: <value>".'),
+    match: matchZ,
   })
   .meta({ id: 'Recommendation', description: 'A recommended product and its similarity to the query.' });
 
@@ -51,6 +65,41 @@ export const predictionZ = z.object({
   value: z.string(),
   probability: z.number(),
 });
+
+export const pageZ = z
+  .object({
+    offset: z.number().int().describe('Results skipped: these are ranks offset+1 to offset+k.'),
+    k: z.number().int().describe('Results asked for.'),
+    hasMore: z.boolean().describe('Whether a next page (offset+k) has results.'),
+  })
+  .describe('Which page of results this is.');
+
+/** A box within a photo, in fractions of its width and height (0..1) as displayed (after EXIF orientation). */
+export const boxZ = z.object({
+  left: z.number(),
+  top: z.number(),
+  width: z.number(),
+  height: z.number(),
+});
+
+export const garmentZ = z
+  .object({
+    box: boxZ.describe(
+      'Where the item is: fractions (0..1) of the photo as displayed, after EXIF orientation.',
+    ),
+    score: z.number().describe('How sure the finder is that this is an item of its own, 0..1.'),
+    kind: z.string().optional().describe('What kind of product it seems to be, where known.'),
+  })
+  .meta({
+    id: 'Garment',
+    description: 'A separate item found in a photo: search it alone by cropping to its box.',
+  });
+
+export const garmentsZ = z
+  .object({
+    garments: z.array(garmentZ).describe('The items found, most salient first; empty when none stands out.'),
+  })
+  .meta({ id: 'Garments', description: 'Separate items found in a photo.' });
 
 export const resultsZ = z
   .object({
@@ -66,8 +115,21 @@ export const resultsZ = z
         .describe(
           "The learned similarity's guesses of an uploaded photo's labels (its kind of product first), one per label column.",
         ),
+      garments: z
+        .array(garmentZ)
+        .optional()
+        .describe(
+          'Separate items found in an uploaded photo, when it seems to hold more than one (see POST /api/garments).',
+        ),
     }),
     results: z.array(recommendationZ).describe('Best first.'),
+    queryId: z
+      .string()
+      .optional()
+      .describe(
+        "An uploaded photo's query, kept for 30 minutes after its last use: GET /api/queries/{queryId} runs it again with other filters or another page.",
+      ),
+    page: pageZ.optional(),
   })
   .meta({ id: 'Results', description: 'The products most similar to the query.' });
 
@@ -85,10 +147,16 @@ export const errorCodeZ = z.enum([
   'too-complex',
   'timeout',
   'unknown-product',
+  'query-expired',
   'not-found',
   'photo-changed',
   'busy',
   'internal-error',
+  // The admin API (issue 13): a missing or bad key, too many bad keys, a change that cannot be made.
+  'unauthorized',
+  'rate-limited',
+  'invalid-change',
+  'not-json',
 ]);
 
 export const errorBodyZ = z
@@ -108,6 +176,19 @@ export const facetValueZ = z.object({
 export const facetZ = z.object({
   column: z.string().describe('The metadata column; also the name of its filter parameter.'),
   values: z.array(facetValueZ).describe('Its distinct values, most frequent first.'),
+  counts: z
+    .array(facetValueZ)
+    .optional()
+    .describe(
+      "Each value (in the order of `values`) with how many products a search would keep with it under the request's filters " +
+        "on the other columns (its own column's filters aside): 0 means that choice finds nothing.",
+    ),
+  groups: z
+    .array(z.object({ group: z.string(), values: z.array(z.string()) }))
+    .optional()
+    .describe(
+      'For the kind facet: its values grouped by a coarser facet that each of them has one value of (detected from the catalogue), largest group first.',
+    ),
 });
 
 export const facetsZ = z
@@ -122,12 +203,29 @@ export const facetsZ = z
       .optional()
       .describe('The facet that says what kind of product it is (e.g. a category), where there is one.'),
     colour: z.string().optional().describe("The facet naming a product's colour, where there is one."),
+    groupedBy: z
+      .string()
+      .optional()
+      .describe("The facet that groups the kind facet's values (see `groups`)."),
   })
   .meta({
     id: 'Facets',
     description:
       'What searches can be filtered on: the columns of the catalogue that are facets, each with its values and their product counts.',
   });
+
+/** Background indexing as the server reports it (serve while it indexes). */
+export const indexingProgressZ = z
+  .object({
+    state: z.enum(['starting', 'indexing', 'learning', 'done', 'failed']),
+    indexed: z.number().int().describe('Photos indexed so far (searchable once a checkpoint lands).'),
+    total: z.number().int().describe('Photos to index in this run.'),
+    searchable: z.number().int().describe('Products searches cover now.'),
+    rate: z.number().nullable().describe('Photos per second, null until it can be measured.'),
+    etaSeconds: z.number().nullable().describe('Seconds left, null until it can be estimated.'),
+    error: z.string().optional().describe('Why indexing stopped (state failed).'),
+  })
+  .meta({ id: 'IndexingProgress' });
 
 export const healthZ = z
   .object({
@@ -167,6 +265,9 @@ export const healthZ = z
         maxWaiting: z.number().int(),
       })
       .describe('Uploads being received, processed and waiting for a turn.'),
+    indexing: indexingProgressZ
+      .optional()
+      .describe('Present while the server builds its index in the background.'),
     uptimeSeconds: z.number(),
   })
   .meta({
@@ -211,6 +312,21 @@ export const kZ = z
   .default(DEFAULT_K)
   .describe(`How many products: a whole number from 1 to ${MAX_K} in decimal digits (default ${DEFAULT_K}).`);
 
+const OFFSET_RANGE = `offset must be an integer from 0 to ${MAX_OFFSET}, in decimal digits`;
+
+/** How many results to skip (paging): a query parameter or a form field, in decimal digits. */
+export const offsetZ = z
+  .string({ error: OFFSET_RANGE })
+  .regex(/^[0-9]{1,9}$/, { error: OFFSET_RANGE })
+  .transform((raw, ctx) => {
+    const offset = Number(raw);
+    if (offset <= MAX_OFFSET) return offset;
+    ctx.addIssue({ code: 'custom', message: OFFSET_RANGE, input: raw });
+    return z.NEVER;
+  })
+  .default(0)
+  .describe(`Results to skip, for the next page: a whole number from 0 to ${MAX_OFFSET} (default 0).`);
+
 /** One filter value. */
 export const filterValueZ = z
   .string()
@@ -236,19 +352,26 @@ export interface FilterParameter {
   examples: readonly string[];
 }
 
-/** A search's k and filters, as the routes receive them: empty values (an "any" choice) are dropped. */
+/** A search's k, offset and filters, as the routes receive them: empty values (an "any" choice) are dropped. */
 export interface Search {
   k: number;
+  offset: number;
   where: Record<string, string[]>;
 }
 
-/** The filters a search accepts: `k` is the search's own parameter, so a facet of that name cannot be one. */
-const usable = (filters: readonly FilterParameter[]) => filters.filter((f) => f.column !== 'k');
+/** The search's own parameters: a facet of one of these names cannot be a filter. */
+export const SEARCH_PARAMETERS: readonly string[] = ['k', 'offset'];
+
+/** The filters a search accepts. */
+const usable = (filters: readonly FilterParameter[]) =>
+  filters.filter((f) => !SEARCH_PARAMETERS.includes(f.column));
 
 /** Names the accepted parameters, for answers to unknown ones. */
 export function expectedParameters(filters: readonly FilterParameter[]): string {
   const names = usable(filters).map((f) => f.column);
-  return names.length > 0 ? `k or a filter: ${names.join(', ')}` : 'k (this catalogue has no filters)';
+  return names.length > 0
+    ? `k, offset or a filter: ${names.join(', ')}`
+    : 'k or offset (this catalogue has no filters)';
 }
 
 /** Drops empty values; a filter left with none is no filter. */
@@ -265,7 +388,7 @@ export function nonEmptyFilters(
 
 /** The query string of searches: k and the catalogue's filters. Unknown parameters are refused. */
 export function searchQueryZ(filters: readonly FilterParameter[]) {
-  const shape: Record<string, z.ZodType> = { k: kZ };
+  const shape: Record<string, z.ZodType> = { k: kZ, offset: offsetZ };
   for (const f of usable(filters)) shape[f.column] = filterValuesZ(f.column, f.examples);
   return z
     .strictObject(shape, {
@@ -275,19 +398,42 @@ export function searchQueryZ(filters: readonly FilterParameter[]) {
           : undefined,
     })
     .transform((query): Search => {
-      const { k, ...where } = query as { k: number } & Record<string, string[] | undefined>;
-      return { k, where: nonEmptyFilters(where) };
+      const { k, offset, ...where } = query as { k: number; offset: number } & Record<
+        string,
+        string[] | undefined
+      >;
+      return { k, offset, where: nonEmptyFilters(where) };
     });
+}
+
+/** The query string of GET /api/facets: the catalogue's filters alone. Unknown parameters are refused. */
+export function filterQueryZ(filters: readonly FilterParameter[]) {
+  const shape: Record<string, z.ZodType> = {};
+  for (const f of filters) shape[f.column] = filterValuesZ(f.column, f.examples);
+  const names = filters.map((f) => f.column).join(', ') || '(this catalogue has no filters)';
+  return z
+    .strictObject(shape, {
+      error: (issue) =>
+        issue.code === 'unrecognized_keys'
+          ? `unknown query parameter ${quoteList(issue.keys)}; expected a filter: ${names}`
+          : undefined,
+    })
+    .transform((query) => nonEmptyFilters(query as Record<string, string[] | undefined>));
 }
 
 /** The multipart body of POST /api/recommend, for the OpenAPI document (the route reads the parts itself). */
 export function recommendFormZ(filters: readonly FilterParameter[]) {
-  const shape: Record<string, z.ZodOptional<z.ZodString>> = {};
+  // Swagger UI's "Try it out" fills each form field with an example of its type ("string") unless
+  // the schema gives one: the filters get an empty one (an empty filter is no filter), k and offset their defaults.
+  const shape: Record<string, z.ZodType> = {};
   for (const f of usable(filters)) {
     shape[f.column] = z
       .string()
       .optional()
-      .describe(`Filter on ${f.column}, as in the query string (repeat the field for any of several).`);
+      .meta({
+        description: `Filter on ${f.column}, as in the query string (repeat the field for any of several).`,
+        example: '',
+      });
   }
   return z.object({
     [IMAGE_FIELD]: z
@@ -295,7 +441,8 @@ export function recommendFormZ(filters: readonly FilterParameter[]) {
       .describe(
         'The photo: JPEG, PNG, WebP, GIF, AVIF or TIFF (the type is read from the content), at most 20 MiB and 100 megapixels.',
       ),
-    k: kZ,
+    k: kZ.meta({ example: String(DEFAULT_K) }),
+    offset: offsetZ.meta({ example: '0' }),
     ...shape,
   });
 }

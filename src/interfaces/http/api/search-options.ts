@@ -1,7 +1,10 @@
-/** A search's k and filters: from the query string (validated by its schema), merged with an upload's form fields. */
-import type { RecommendOptions } from '../../../recommend/recommender.js';
+/**
+ * A search's k, offset and filters: from the query string (validated by its schema), merged with
+ * an upload's form fields; and a page of results from them.
+ */
+import type { RecommendOptions, RecommendResult } from '../../../recommend/recommender.js';
 import { ApiError } from './api-error.js';
-import { IMAGE_FIELD } from './contract.js';
+import { type ApiPage, IMAGE_FIELD, MAX_OFFSET } from './contract.js';
 import { quote } from './echo.js';
 import {
   expectedParameters,
@@ -9,12 +12,30 @@ import {
   filterValueZ,
   kZ,
   nonEmptyFilters,
+  offsetZ,
   type Search,
 } from './schemas.js';
 
-/** The recommender's options for a search. */
-export function recommendOptions(search: Search): RecommendOptions {
+/** The recommender's options for a search's first page (offset aside). */
+export function recommendOptions(search: Pick<Search, 'k' | 'where'>): RecommendOptions {
   return { k: search.k, where: search.where };
+}
+
+/**
+ * One page of a search: ranks offset+1..offset+k, and whether a next page has any (one result
+ * more is asked for to know; a next page past the largest offset has none).
+ */
+export async function searchPage<R extends RecommendResult>(
+  search: Search,
+  run: (options: RecommendOptions) => Promise<R>,
+): Promise<{ result: R; page: ApiPage }> {
+  const { k, offset, where } = search;
+  const result = await run({ k: offset + k + 1, where });
+  const hasMore = result.results.length > offset + k && offset + k <= MAX_OFFSET;
+  return {
+    result: { ...result, results: result.results.slice(offset, offset + k) },
+    page: { offset, k, hasMore },
+  };
 }
 
 /**
@@ -29,17 +50,19 @@ export function mergeFormFields(
 ): Search {
   const known = new Set(filters.map((f) => f.column));
   known.delete('k');
-  let { k } = search;
+  known.delete('offset');
+  let { k, offset } = search;
   const where: Record<string, string[]> = { ...search.where };
   for (const [name, values] of fields) {
-    if (name === 'k') {
-      // The same rule as the query string's k: decimal digits, 1..MAX_K.
+    if (name === 'k' || name === 'offset') {
+      // The same rules as the query string's: decimal digits, k 1..MAX_K, offset 0..MAX_OFFSET.
       const raw = values.at(-1) ?? '';
-      const parsed = kZ.safeParse(raw);
+      const parsed = (name === 'k' ? kZ : offsetZ).safeParse(raw);
       if (!parsed.success) {
         throw new ApiError(400, 'bad-field', `${parsed.error.issues[0]?.message} (got ${quote(raw)})`);
       }
-      k = parsed.data;
+      if (name === 'k') k = parsed.data;
+      else offset = parsed.data;
     } else if (known.has(name)) {
       for (const value of values) {
         const checked = filterValueZ.safeParse(value);
@@ -55,5 +78,5 @@ export function mergeFormFields(
       );
     }
   }
-  return { k, where: nonEmptyFilters(where) };
+  return { k, offset, where: nonEmptyFilters(where) };
 }

@@ -32,8 +32,12 @@ export interface UploadLimits {
   rateGraceMs: number;
 }
 
+/**
+ * `concurrency` matches the embedder's batch (16): uploads that reach the model together share one
+ * inference call (embeddings/embedder.ts), so fewer would cap the batches that can form.
+ */
 export const DEFAULT_UPLOAD_LIMITS: UploadLimits = {
-  concurrency: 2,
+  concurrency: 16,
   maxWaiting: 32,
   retryAfterSeconds: 2,
   maxReceiving: 64,

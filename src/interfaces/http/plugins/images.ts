@@ -11,6 +11,11 @@
  *
  * Anything else is a JSON 404 (missing, not a file, outside the catalogue) or 409 (changed since
  * indexing). The ETag is the indexed hash with the file's size and modification time.
+ *
+ * Photos of products written through the product-management API are stored by the store itself
+ * (an index folder's photos/, or the database) and served from there, again only when their bytes
+ * hash to the recorded SHA-256. The products are looked up at each request: changes and new index
+ * generations are served at once.
  */
 import { constants } from 'node:fs';
 import { type FileHandle, open, realpath } from 'node:fs/promises';
@@ -70,9 +75,7 @@ async function readAll(file: FileHandle, size: number): Promise<Buffer> {
 }
 
 export const imageRoutes: FastifyPluginAsync<ImageRoutesOptions> = async (app, { recommender, maxAge }) => {
-  const byId = new Map<string, IndexItem>(recommender.items.map((item) => [item.id, item]));
   const cacheControl = `public, max-age=${maxAge ?? 86_400}`;
-  const imagesDir = recommender.manifest.imagesDir;
 
   const gone = (item: IndexItem, why: string) =>
     new ApiError(404, 'not-found', `the photo of product ${quote(item.id)} is no longer available (${why})`);
@@ -85,6 +88,14 @@ export const imageRoutes: FastifyPluginAsync<ImageRoutesOptions> = async (app, {
 
   /** The photo's bytes, checked as the module comment says, and its ETag. */
   async function readPhoto(item: IndexItem): Promise<{ bytes: Buffer; etag: string }> {
+    if (item.origin === 'api') {
+      const bytes = await recommender.storedPhoto(item);
+      if (!bytes) throw gone(item, 'the stored photo is missing');
+      if (bytes.length !== item.bytes || hashBytes(bytes) !== item.hash)
+        throw changed(item, 'its content differs');
+      return { bytes, etag: `"${item.hash}-${item.bytes.toString(36)}"` };
+    }
+    const imagesDir = recommender.manifest.imagesDir;
     const path = recommender.imagePath(item);
     const [root, real] = await Promise.all([
       realpath(imagesDir).catch(() => undefined),
@@ -123,7 +134,9 @@ export const imageRoutes: FastifyPluginAsync<ImageRoutesOptions> = async (app, {
         summary: "A product's catalogue photo",
         description:
           'Only photos of indexed products are served, and only while the file is still the photo that was indexed ' +
-          '(inside the catalogue folder, same size and content). Cached for a day; the ETag follows the photo. ' +
+          '(inside the catalogue folder, same size and content); photos uploaded through the admin API are served ' +
+          'from where the store keeps them (the index folder, or the database), checked the same way. ' +
+          'Cached for a day; the ETag follows the photo. ' +
           'Errors: 404 no such product or its photo is gone, 409 its photo changed since it was indexed.',
         params: idParamsZ,
         response: {
@@ -139,7 +152,7 @@ export const imageRoutes: FastifyPluginAsync<ImageRoutesOptions> = async (app, {
       },
     },
     async (request, reply) => {
-      const item = byId.get(request.params.id);
+      const item = recommender.item(request.params.id);
       if (!item) {
         throw new ApiError(404, 'unknown-product', `no product ${quote(request.params.id)} in the index`);
       }

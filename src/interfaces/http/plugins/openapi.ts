@@ -57,7 +57,9 @@ export const openapi = shared<{ version: string }>('lookalike-openapi', async (a
         { name: 'search', description: 'Recommendations for a photo or a product' },
         { name: 'catalogue', description: 'Products, their photos and filter values' },
         { name: 'service', description: 'Health of the service' },
+        { name: 'admin', description: 'Changes to the catalogue, with an API key (lookalike keys create)' },
       ],
+      components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer' } } },
     },
     transform: (document) => {
       const body = document.route.config?.multipartBody;

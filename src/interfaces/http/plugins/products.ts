@@ -5,7 +5,7 @@ import { ApiError } from '../api/api-error.js';
 import { quote } from '../api/echo.js';
 import { facetsJson, filterParameters, productJson, resultsJson } from '../api/present.js';
 import { errorResponses, idParamsZ, productZ, resultsZ, searchQueryZ } from '../api/schemas.js';
-import { recommendOptions } from '../api/search-options.js';
+import { searchPage } from '../api/search-options.js';
 
 export interface ProductRoutesOptions {
   recommender: Recommender;
@@ -42,6 +42,7 @@ export const productRoutes: FastifyPluginAsyncZod<ProductRoutesOptions> = async 
         summary: 'More like this: products that look like a catalogue product',
         description:
           "The product itself (and other listings of its very photo) is left out. The filters are the catalogue's facets (see /api/facets). " +
+          '`offset` pages through the results (`page.hasMore` says whether there are more). ' +
           'Errors: 400 bad or unknown parameter, 404 no such product.',
         params: idParamsZ,
         querystring: searchQuery,
@@ -51,7 +52,9 @@ export const productRoutes: FastifyPluginAsyncZod<ProductRoutesOptions> = async 
     async (request) => {
       // Asked first, so that the answer quotes the id only in part.
       if (!recommender.product(request.params.id)) throw unknown(request.params.id);
-      return resultsJson(await recommender.similar(request.params.id, recommendOptions(request.query)));
+      const { id } = request.params;
+      const { result, page } = await searchPage(request.query, (options) => recommender.similar(id, options));
+      return resultsJson(result, { similarity: recommender.manifest.similarity, page });
     },
   );
 };

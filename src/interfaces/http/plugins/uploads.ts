@@ -111,10 +111,21 @@ const timeout = (message: string) => new ApiError(408, 'timeout', message);
  *   408 'timeout', 503 'busy' (too many bytes held by uploads); the signal's reason when aborted;
  *   the multipart plugin's 413 errors for a photo or form over the limits.
  */
-export async function readImageUpload(
+export function readImageUpload(request: FastifyRequest, options: ReadOptions): Promise<ImageUpload> {
+  return readForm(request, options, readParts);
+}
+
+/**
+ * Reads a multipart request's parts with `read`, under the same body timeout, minimum rate and
+ * bytes held as an upload's photo (readImageUpload); `partsOptions` may set other limits than the
+ * plugin's (e.g. more files or longer fields).
+ */
+export async function readForm<T>(
   request: FastifyRequest,
   { admission, limits, signal }: ReadOptions,
-): Promise<ImageUpload> {
+  read: (parts: Parts) => Promise<T>,
+  partsOptions?: Parameters<FastifyRequest['parts']>[0],
+): Promise<T> {
   signal.throwIfAborted();
   const raw = request.raw;
   const started = performance.now();
@@ -158,7 +169,7 @@ export async function readImageUpload(
   }
 
   // Parsing starts here: the parts are piped from the request, and its bytes counted as they come.
-  const parts = request.parts();
+  const parts = request.parts(partsOptions);
   const onData = (chunk: Buffer) => {
     received += chunk.length;
     try {
@@ -168,7 +179,7 @@ export async function readImageUpload(
     }
   };
   raw.on('data', onData);
-  const reading = readParts(parts);
+  const reading = read(parts);
   reading.catch(() => {});
   try {
     return await Promise.race([reading, whenStopped]);
@@ -185,7 +196,7 @@ export async function readImageUpload(
   }
 }
 
-type Parts = ReturnType<FastifyRequest['parts']>;
+export type Parts = ReturnType<FastifyRequest['parts']>;
 
 async function readParts(parts: Parts): Promise<ImageUpload> {
   let image: { data: Buffer; filename: string } | undefined;
@@ -225,7 +236,7 @@ async function readParts(parts: Parts): Promise<ImageUpload> {
  * status and pass as they are; the parser's own (a boundary it cannot use, a part cut short, a
  * malformed header) and the stream's are 400, with the parser's words.
  */
-function malformed(err: unknown): unknown {
+export function malformed(err: unknown): unknown {
   if (err instanceof ApiError) return err;
   const e = (typeof err === 'object' && err !== null ? err : {}) as {
     statusCode?: unknown;
