@@ -13,6 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { readCatalogue } from '../src/catalogue/catalogue.js';
 import { detectSchema } from '../src/catalogue/schema.js';
+import { optionsForSpec } from '../src/embeddings/spec.js';
 import { openStore } from '../src/index/location/open.js';
 import { runIndexing } from '../src/index/pipeline.js';
 import { loadIndex } from '../src/index/store.js';
@@ -277,6 +278,8 @@ describe('a shop catalogue end to end (CLI, recommender, server)', () => {
       const result = await runIndexing({
         sink: store.writer(),
         source: { imagesDir: shop.photos, metadataPath: shop.csv },
+        // The index's own precision and input size (the CLI made it; new indexes default to int8).
+        embedder: optionsForSpec(store.spec),
       });
       assert.equal(result.embedded, 0);
       assert.equal(result.committed, false);
@@ -297,6 +300,10 @@ describe('a shop catalogue end to end (CLI, recommender, server)', () => {
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     try {
+      let errors = '';
+      child.stderr?.on('data', (chunk) => {
+        errors += chunk;
+      });
       const url = await new Promise<string>((resolve, reject) => {
         let text = '';
         child.stdout?.on('data', (chunk) => {
@@ -304,7 +311,7 @@ describe('a shop catalogue end to end (CLI, recommender, server)', () => {
           const m = text.match(/open (http:\/\/\S+?)\/? /);
           if (m) resolve(m[1] as string);
         });
-        child.once('exit', (code) => reject(new Error(`serve exited with ${code}`)));
+        child.once('exit', (code) => reject(new Error(`serve exited with ${code}:\n${errors}`)));
       });
       const facets = (await (await fetch(`${url}/api/facets`)).json()) as {
         facets: { column: string }[];

@@ -52,7 +52,23 @@ export class FileStore extends ProductTable implements VectorStore {
     return this.exact.dim;
   }
 
+  /**
+   * Opens the current generation. An indexing run may commit a newer one meanwhile and remove the
+   * files being read (serve while it indexes publishes several): then the newer one is opened.
+   */
   static async open(dir: string, options: OpenStoreOptions = {}): Promise<FileStore> {
+    for (let attempt = 1; ; attempt++) {
+      const before = (await readManifest(dir).catch(() => undefined))?.generation;
+      try {
+        return await FileStore.openGeneration(dir, options);
+      } catch (err) {
+        const now = (await readManifest(dir).catch(() => undefined))?.generation;
+        if (attempt >= 5 || before === undefined || now === undefined || now === before) throw err;
+      }
+    }
+  }
+
+  private static async openGeneration(dir: string, options: OpenStoreOptions): Promise<FileStore> {
     const data = await loadIndex(dir);
     const space = await options.searchSpace?.({
       location: dir,
