@@ -1,7 +1,9 @@
 /** Loads an index and the model once, and serves the app until closed. */
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import { hasActiveKey } from '../../access/key-store.js';
 import { openAccess } from '../../access/open.js';
 import type { Device } from '../../embeddings/runtime.js';
+import { describeLocation } from '../../index/location/open.js';
 import { openEditor } from '../../manage/open.js';
 import { type CatalogueWatcher, watchCatalogue } from '../../recommend/live.js';
 import { Recommender, type SearchMode } from '../../recommend/recommender.js';
@@ -58,6 +60,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       options.logger?.warn(`catalogue changes through the API are off: ${(err as Error).message}`);
       return undefined;
     }));
+  const keys = (appOptions.access ?? access)?.keys;
+  if (appOptions.private && keys && !hasActiveKey(await keys.records().catch(() => new Map()))) {
+    options.logger?.warn(
+      `--private, but there is no API key yet: every route but /api/health answers 401 until one is made (lookalike keys create --index ${describeLocation(indexDir)})`,
+    );
+  }
   const app = await buildApp({
     ...appOptions,
     access: appOptions.access ?? access,
