@@ -32,7 +32,7 @@ import { toApiError } from '../api/error-map.js';
 import { errorResponses } from '../api/schemas.js';
 import type { UploadLimiter } from '../api/upload-limiter.js';
 import { type Photo, readBatchForm, readPutForm } from './admin-forms.js';
-import { checkUpload, clientGoneSignal, FORM_OVERHEAD_BYTES } from './uploads.js';
+import { receiveThenRun } from './uploads.js';
 
 export interface AdminRoutesOptions {
   /** Where changes go; without one, the routes check keys and then answer 503. */
@@ -165,28 +165,22 @@ export const adminRoutes: FastifyPluginAsyncZod<AdminRoutesOptions> = async (
     },
     async (request, reply) => {
       const { id } = request.params;
-      checkUpload(request, maxBytes);
-      const signal = clientGoneSignal(request, reply);
-      const admission = limiter.admit(maxBytes + FORM_OVERHEAD_BYTES);
-      try {
-        const form = await readPutForm(request, { admission, limits: limiter.limits, signal }, maxBytes);
-        // Only a photo needs a turn of the model.
-        const release = form.photo ? await limiter.acquire(signal) : () => {};
-        try {
-          signal.throwIfAborted();
-          return await change(request, reply, 'put', id, (editor) =>
+      return receiveThenRun(
+        request,
+        reply,
+        { limiter, maxBytes },
+        (read) => readPutForm(request, read, maxBytes),
+        (form) =>
+          change(request, reply, 'put', id, (editor) =>
             editor.put({
               id,
               ...(form.photo ? { photo: { bytes: form.photo.bytes, filename: form.photo.filename } } : {}),
               ...(form.metadata ? { metadata: form.metadata } : {}),
             }),
-          );
-        } finally {
-          release();
-        }
-      } finally {
-        admission.release();
-      }
+          ),
+        // Only a photo needs a turn of the model.
+        (form) => form.photo !== undefined,
+      );
     },
   );
 
@@ -311,22 +305,17 @@ export const adminRoutes: FastifyPluginAsyncZod<AdminRoutesOptions> = async (
         checkNoPhotos(body.changes);
         return runBatch(key, body.changes, new Map());
       }
-      checkUpload(request, MAX_BATCH_BYTES);
-      const signal = clientGoneSignal(request, reply);
-      const admission = limiter.admit(MAX_BATCH_BYTES + FORM_OVERHEAD_BYTES);
-      try {
-        const form = await readBatchForm(request, { admission, limits: limiter.limits, signal }, maxBytes);
-        const key = await app.authenticate(request);
-        const release = form.photos.size > 0 ? await limiter.acquire(signal) : () => {};
-        try {
-          signal.throwIfAborted();
-          return await runBatch(key, form.changes, form.photos);
-        } finally {
-          release();
-        }
-      } finally {
-        admission.release();
-      }
+      return receiveThenRun(
+        request,
+        reply,
+        { limiter, maxBytes: MAX_BATCH_BYTES },
+        async (read) => {
+          const form = await readBatchForm(request, read, maxBytes);
+          return { form, key: await app.authenticate(request) };
+        },
+        ({ form, key }) => runBatch(key, form.changes, form.photos),
+        ({ form }) => form.photos.size > 0,
+      );
     },
   );
 };

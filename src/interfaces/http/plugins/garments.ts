@@ -10,7 +10,7 @@ import { quote } from '../api/echo.js';
 import { garmentJson } from '../api/present.js';
 import { errorResponses, garmentsZ } from '../api/schemas.js';
 import type { UploadLimiter } from '../api/upload-limiter.js';
-import { checkUpload, clientGoneSignal, FORM_OVERHEAD_BYTES, readImageUpload } from './uploads.js';
+import { readImageUpload, receiveThenRun } from './uploads.js';
 
 export interface GarmentRoutesOptions {
   /** Names each item's kind, where its similarity has a classifier. */
@@ -45,32 +45,32 @@ export const garmentRoutes: FastifyPluginAsyncZod<GarmentRoutesOptions> = async 
         response: { 200: garmentsZ, ...errorResponses },
       },
     },
-    async (request, reply) => {
-      checkUpload(request, maxBytes);
-      const signal = clientGoneSignal(request, reply);
-      const admission = limiter.admit(maxBytes + FORM_OVERHEAD_BYTES);
-      try {
-        const upload = await readImageUpload(request, { admission, limits: limiter.limits, signal });
-        const [extra] = upload.fields.keys();
-        if (extra !== undefined) {
-          throw new ApiError(400, 'bad-field', `unknown form field ${quote(extra)}; expected ${IMAGE_FIELD}`);
-        }
-        // Decoding takes a turn, as a search does.
-        const release = await limiter.acquire(signal);
-        try {
-          signal.throwIfAborted();
+    async (request, reply) =>
+      // Decoding takes a turn, as a search does.
+      receiveThenRun(
+        request,
+        reply,
+        { limiter, maxBytes },
+        async (read) => {
+          const upload = await readImageUpload(request, read);
+          const [extra] = upload.fields.keys();
+          if (extra !== undefined) {
+            throw new ApiError(
+              400,
+              'bad-field',
+              `unknown form field ${quote(extra)}; expected ${IMAGE_FIELD}`,
+            );
+          }
+          return upload;
+        },
+        async (upload) => {
           // An unreadable photo is refused as POST /api/recommend refuses it (ImageError).
           const garments = await findGarments(upload.data);
           // Their kinds (one embedding each), where there is more than one to tell apart.
           const named =
             garments.length > 1 ? await nameGarmentKinds(recommender, upload.data, garments) : garments;
           return { garments: named.map(garmentJson) };
-        } finally {
-          release();
-        }
-      } finally {
-        admission.release();
-      }
-    },
+        },
+      ),
   );
 };

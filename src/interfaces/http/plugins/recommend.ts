@@ -9,7 +9,7 @@ import { facetsJson, filterParameters, resultsJson } from '../api/present.js';
 import { errorResponses, recommendFormZ, resultsZ, searchQueryZ } from '../api/schemas.js';
 import { mergeFormFields, searchPage } from '../api/search-options.js';
 import type { UploadLimiter } from '../api/upload-limiter.js';
-import { checkUpload, clientGoneSignal, FORM_OVERHEAD_BYTES, readImageUpload } from './uploads.js';
+import { readImageUpload, receiveThenRun } from './uploads.js';
 
 export interface RecommendRoutesOptions {
   recommender: Recommender;
@@ -49,19 +49,17 @@ export const recommendRoutes: FastifyPluginAsyncZod<RecommendRoutesOptions> = as
         response: { 200: resultsZ, ...errorResponses },
       },
     },
-    async (request, reply) => {
-      checkUpload(request, maxBytes);
-      const signal = clientGoneSignal(request, reply);
-      // The whole photo arrives first, in a receiving place of its own; only then does it queue
-      // for the model, so a client that trickles its upload never holds a turn of the model.
-      const admission = limiter.admit(maxBytes + FORM_OVERHEAD_BYTES);
-      try {
-        const upload = await readImageUpload(request, { admission, limits: limiter.limits, signal });
-        const search = mergeFormFields(request.query, upload.fields, filters);
-        // A client that hangs up while waiting gives its place up.
-        const release = await limiter.acquire(signal);
-        try {
-          signal.throwIfAborted();
+    async (request, reply) =>
+      // The whole photo arrives first; only then does it queue for the model (receiveThenRun).
+      receiveThenRun(
+        request,
+        reply,
+        { limiter, maxBytes },
+        async (read) => {
+          const upload = await readImageUpload(request, read);
+          return { upload, search: mergeFormFields(request.query, upload.fields, filters) };
+        },
+        async ({ upload, search }) => {
           // Filters are checked before the query is kept: a refused search leaves nothing behind.
           const { result, page } = await searchPage(search, (options) =>
             recommender.recommend({ data: upload.data, label: upload.filename }, options),
@@ -86,12 +84,7 @@ export const recommendRoutes: FastifyPluginAsyncZod<RecommendRoutesOptions> = as
             queryId,
             garments: stored.garments,
           });
-        } finally {
-          release();
-        }
-      } finally {
-        admission.release();
-      }
-    },
+        },
+      ),
   );
 };

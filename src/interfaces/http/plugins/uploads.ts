@@ -9,7 +9,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../api/api-error.js';
 import { IMAGE_FIELD, MAX_UPLOAD_BYTES } from '../api/contract.js';
 import { quote } from '../api/echo.js';
-import type { Admission, UploadLimits } from '../api/upload-limiter.js';
+import type { Admission, UploadLimiter, UploadLimits } from '../api/upload-limiter.js';
 import { shared } from './shared.js';
 
 export interface UploadsOptions {
@@ -90,6 +90,38 @@ export function checkUpload(request: FastifyRequest, maxBytes: number): void {
       'too-large',
       `the photo is larger than the limit of ${Math.round(maxBytes / 1024 / 1024)} MiB`,
     );
+  }
+}
+
+/**
+ * The life of an upload, for every route that takes one: the request is checked, its whole body
+ * is read (`receive`, which may also check what it read) in a receiving place of its own, and only
+ * then does it queue for a turn of the model (when `needsTurn` says so), so that a client that
+ * trickles its body never holds one; `run` then does the work. A client that hangs up gives both
+ * places up, and both are given back however the request ends.
+ */
+export async function receiveThenRun<F, R>(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  { limiter, maxBytes }: { limiter: UploadLimiter; maxBytes: number },
+  receive: (read: ReadOptions) => Promise<F>,
+  run: (form: F, signal: AbortSignal) => Promise<R>,
+  needsTurn: (form: F) => boolean = () => true,
+): Promise<R> {
+  checkUpload(request, maxBytes);
+  const signal = clientGoneSignal(request, reply);
+  const admission = limiter.admit(maxBytes + FORM_OVERHEAD_BYTES);
+  try {
+    const form = await receive({ admission, limits: limiter.limits, signal });
+    const release = needsTurn(form) ? await limiter.acquire(signal) : () => {};
+    try {
+      signal.throwIfAborted();
+      return await run(form, signal);
+    } finally {
+      release();
+    }
+  } finally {
+    admission.release();
   }
 }
 
