@@ -16,6 +16,7 @@
  * pointing at a complete generation; the next run removes what the journal names and no manifest
  * does. Files that neither a manifest nor a journal names are never touched.
  */
+
 import { open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import pLimit from 'p-limit';
@@ -26,6 +27,7 @@ import { syncDir, writeDurably } from '../io/durable.js';
 import { InputFileError, readInputFile } from '../io/input-file.js';
 import { FileFormatError, MAX_JSON_BYTES, parseJson } from '../io/json-file.js';
 import { checksumOf, checkVectorsFileAside, findBadVector } from './integrity.js';
+import { indexItemZ } from './item-schema.js';
 import { recordJournal, removeOwn, settleJournal } from './journal.js';
 import type { IndexItem } from './port.js';
 import { discardWal } from './wal.js';
@@ -82,16 +84,7 @@ const manifestZ = z.object({
 });
 export type IndexManifest = z.infer<typeof manifestZ>;
 
-const itemsZ = z.array(
-  z.object({
-    id: z.string(),
-    file: z.string(),
-    hash: z.string(),
-    bytes: z.number(),
-    mtimeMs: z.number(),
-    metadata: z.record(z.string(), z.string()),
-  }),
-);
+const itemsZ = z.array(indexItemZ);
 
 export interface IndexData {
   manifest: IndexManifest;

@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { syncDir, writeDurably } from '../io/durable.js';
 import { checksumOf } from './integrity.js';
+import { indexItemZ } from './item-schema.js';
 import type { StoredChange } from './port.js';
 import { IndexError } from './store.js';
 
@@ -29,15 +30,7 @@ export const PHOTOS_DIR = 'photos';
 export const walPath = (dir: string) => join(dir, WAL_FILE);
 export const photosDir = (dir: string) => join(dir, PHOTOS_DIR);
 
-const itemZ = z.object({
-  id: z.string(),
-  file: z.string(),
-  hash: z.string(),
-  bytes: z.number(),
-  mtimeMs: z.number(),
-  metadata: z.record(z.string(), z.string()),
-  origin: z.literal('api').optional(),
-});
+const itemZ = indexItemZ.extend({ origin: z.literal('api').optional() });
 
 const recordZ = z.discriminatedUnion('op', [
   z.object({
