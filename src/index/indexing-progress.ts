@@ -22,10 +22,63 @@ export interface IndexingProgress {
   error?: string;
 }
 
-/** Samples older than this are forgotten by the rate. */
-const WINDOW_MS = 60_000;
-/** No rate before this much time and this many photos (the first batch includes loading the model). */
-const MIN_SPAN_MS = 5_000;
+/** How long a progress bar's rate must be measured, and over how many units, before an ETA is shown. */
+export const ETA_MIN_SECONDS = 3;
+export const ETA_MIN_UNITS = 2;
+/** A progress bar's rate is taken over about the last this many seconds. */
+const RATE_WINDOW_SECONDS = 30;
+
+/**
+ * The rate (units a second, over the recent past) and the time left, from (time, done) samples:
+ * none until enough has been measured (a few seconds and a few units since the first sample,
+ * which may not start at 0 when a run resumes).
+ */
+export class EtaEstimator {
+  private readonly samples: { t: number; done: number }[] = [];
+
+  /**
+   * @param windowSeconds the rate is taken over about the last this many seconds;
+   * @param minSeconds, minUnits how long, and over how many units, before there is a rate
+   *   (defaults: a progress bar's).
+   */
+  constructor(
+    private readonly windowSeconds = RATE_WINDOW_SECONDS,
+    private readonly minSeconds = ETA_MIN_SECONDS,
+    private readonly minUnits = ETA_MIN_UNITS,
+  ) {}
+
+  /** Records that `done` units are done at `seconds` (any clock, in seconds). */
+  add(seconds: number, done: number): void {
+    this.samples.push({ t: seconds, done });
+    // Keep the window, and the first sample for as long as nothing else is older than the window.
+    while (this.samples.length > 2 && seconds - (this.samples[1] as { t: number }).t >= this.windowSeconds) {
+      this.samples.shift();
+    }
+  }
+
+  /** Units a second, or undefined while it cannot be measured. */
+  rate(): number | undefined {
+    const first = this.samples[0];
+    const last = this.samples.at(-1);
+    if (!first || !last) return undefined;
+    const seconds = last.t - first.t;
+    const units = last.done - first.done;
+    if (seconds < this.minSeconds || units < this.minUnits) return undefined;
+    return units / seconds;
+  }
+
+  /** Seconds left to reach `total`, or undefined while the rate cannot be measured. */
+  eta(total: number): number | undefined {
+    const rate = this.rate();
+    const last = this.samples.at(-1);
+    if (rate === undefined || !last || rate <= 0) return undefined;
+    return Math.max(0, total - last.done) / rate;
+  }
+}
+
+/** The rate is over the last minute, and none before 5 s and 2 photos (the first batch includes loading the model). */
+const WINDOW_SECONDS = 60;
+const MIN_SECONDS = 5;
 const MIN_PHOTOS = 2;
 
 export class IndexingTracker {
@@ -34,7 +87,7 @@ export class IndexingTracker {
   private total = 0;
   private searchable = 0;
   private error?: string;
-  private samples: { at: number; done: number }[] = [];
+  private readonly estimator = new EtaEstimator(WINDOW_SECONDS, MIN_SECONDS, MIN_PHOTOS);
 
   constructor(private readonly now: () => number = () => performance.now()) {}
 
@@ -42,10 +95,7 @@ export class IndexingTracker {
     this.state = 'indexing';
     this.indexed = done;
     this.total = total;
-    const at = this.now();
-    this.samples.push({ at, done });
-    while (this.samples.length > 2 && at - (this.samples[1] as { at: number }).at >= WINDOW_MS)
-      this.samples.shift();
+    this.estimator.add(this.now() / 1000, done);
   }
 
   learning(): void {
@@ -69,13 +119,7 @@ export class IndexingTracker {
 
   /** Photos per second over the window, or null before enough time and photos. */
   rate(): number | null {
-    const first = this.samples[0];
-    const last = this.samples.at(-1);
-    if (!first || !last) return null;
-    const span = last.at - first.at;
-    const photos = last.done - first.done;
-    if (span < MIN_SPAN_MS || photos < MIN_PHOTOS) return null;
-    return (photos * 1000) / span;
+    return this.estimator.rate() ?? null;
   }
 
   snapshot(): IndexingProgress {

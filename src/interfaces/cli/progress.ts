@@ -1,5 +1,6 @@
 /** A progress bar on stderr: done/total, rate and ETA; plain periodic lines where stderr is not a terminal. */
 import cliProgress from 'cli-progress';
+import { ETA_MIN_SECONDS, EtaEstimator } from '../../index/indexing-progress.js';
 
 export interface Progress {
   /** `detail`: a few words shown after the ETA (e.g. stage timings). */
@@ -19,48 +20,7 @@ export function formatDuration(seconds: number): string {
   return `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, '0')}m`;
 }
 
-/** How long a rate must be measured, and over how many units, before an ETA is shown. */
-export const ETA_MIN_SECONDS = 3;
-export const ETA_MIN_UNITS = 2;
-/** The rate is taken over about the last this many seconds. */
-const RATE_WINDOW_SECONDS = 30;
-
-/**
- * The rate (units a second, over the recent past) and the time left, from (time, done) samples:
- * none until enough has been measured (a few seconds and a few units since the first sample,
- * which may not start at 0 when a run resumes).
- */
-export class EtaEstimator {
-  private readonly samples: { t: number; done: number }[] = [];
-
-  /** Records that `done` units are done at `seconds` (any clock, in seconds). */
-  add(seconds: number, done: number): void {
-    this.samples.push({ t: seconds, done });
-    // Keep the window, and the first sample for as long as nothing else is older than the window.
-    while (this.samples.length > 2 && seconds - (this.samples[1] as { t: number }).t >= RATE_WINDOW_SECONDS) {
-      this.samples.shift();
-    }
-  }
-
-  /** Units a second, or undefined while it cannot be measured. */
-  rate(): number | undefined {
-    const first = this.samples[0];
-    const last = this.samples.at(-1);
-    if (!first || !last) return undefined;
-    const seconds = last.t - first.t;
-    const units = last.done - first.done;
-    if (seconds < ETA_MIN_SECONDS || units < ETA_MIN_UNITS) return undefined;
-    return units / seconds;
-  }
-
-  /** Seconds left to reach `total`, or undefined while the rate cannot be measured. */
-  eta(total: number): number | undefined {
-    const rate = this.rate();
-    const last = this.samples.at(-1);
-    if (rate === undefined || !last || rate <= 0) return undefined;
-    return Math.max(0, total - last.done) / rate;
-  }
-}
+export { ETA_MIN_SECONDS, EtaEstimator };
 
 export function progressBar(unit: string): Progress {
   const bar = new cliProgress.SingleBar(
