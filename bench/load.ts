@@ -6,7 +6,7 @@
  * two servers, one with the default batch wait and one with none, between which one client alone
  * takes turns; then --connections clients on the default one. So the ratios hold on a shared machine.
  *
- *   npm run bench:load [-- --index <dir> --similarity learned|original --connections 16 --duration 30 --single-duration 5 --single-rounds 3 --photos 8 --json]
+ *   npm run bench:load [-- --index <dir> --similarity learned|original --search exact|hnsw --connections 16 --duration 30 --single-duration 5 --single-rounds 3 --photos 64 --json]
  */
 import type { ChildProcess } from 'node:child_process';
 import { readdirSync } from 'node:fs';
@@ -18,6 +18,7 @@ import autocannon from 'autocannon';
 import { datasetsDir, defaultIndexDir } from '../src/config.js';
 import { describeSpec, Embedder, optionsForSpec } from '../src/embeddings/embedder.js';
 import { readStoreSpec } from '../src/index/location/open.js';
+import { SEARCH_MODES, type SearchMode } from '../src/index/port.js';
 import { SIMILARITIES, type SimilarityKind } from '../src/similarity/model.js';
 import { serveInChild, startChildServer } from './support/child-server.js';
 import { describeMachine, machine } from './support/machine.js';
@@ -27,7 +28,7 @@ const { values } = parseArgs({
     index: { type: 'string', default: defaultIndexDir },
     connections: { type: 'string', default: '16' },
     duration: { type: 'string', default: '30' },
-    photos: { type: 'string', default: '8' },
+    photos: { type: 'string', default: '64' },
     'single-duration': { type: 'string', default: '5' },
     'single-rounds': { type: 'string', default: '3' },
     timeout: { type: 'string', default: '30' },
@@ -35,10 +36,14 @@ const { values } = parseArgs({
     json: { type: 'boolean', default: false },
     serve: { type: 'boolean', default: false },
     similarity: { type: 'string' },
+    search: { type: 'string' },
   },
 });
 if (values.similarity !== undefined && !(SIMILARITIES as readonly string[]).includes(values.similarity)) {
   throw new Error(`--similarity must be one of ${SIMILARITIES.join(', ')}`);
+}
+if (values.search !== undefined && !(SEARCH_MODES as readonly string[]).includes(values.search)) {
+  throw new Error(`--search must be one of ${SEARCH_MODES.join(', ')}`);
 }
 
 function positive(name: string, value: string | undefined): number {
@@ -158,7 +163,7 @@ async function drive(
   const headers = { 'content-type': `multipart/form-data; boundary=${boundary}` };
   process.stderr.write(
     `POST /api/recommend: ${connections} connection(s) for ${duration} s, rotating ${uploads.length} photos ` +
-      `(index of ${server.ready.count} products, ${values.similarity ?? "the index's own"} similarity, model on ${server.ready.device}, ` +
+      `(index of ${server.ready.count} products, ${values.similarity ?? "the index's own"} similarity, ${values.search ?? 'exact'} search, model on ${server.ready.device}, ` +
       `batch wait ${server.batchWaitMs ?? 'default'} ms)\n`,
   );
   const before = await childTimings(server.child);
@@ -264,6 +269,8 @@ async function run(): Promise<void> {
     indexCount: withWait.ready.count,
     device: withWait.ready.device,
     photos: uploads.length,
+    similarity: values.similarity ?? 'index',
+    search: values.search ?? 'exact',
     embedImagesPerSecond: embed.imagesPerSecond,
     embedBeforeAfter: [embedBefore.imagesPerSecond, embedAfter.imagesPerSecond],
     load: many,
@@ -281,7 +288,7 @@ async function run(): Promise<void> {
     process.stdout.write(
       [
         `Machine:         ${describeMachine(m)}`,
-        `Index:           ${summary.indexCount} products (${embed.spec}), model on ${summary.device}`,
+        `Index:           ${summary.indexCount} products (${embed.spec}), ${values.similarity ?? "the index's own"} similarity, ${values.search ?? 'exact'} search, model on ${summary.device}`,
         `embed batch 16:  ${f(embed.imagesPerSecond)} images/s (same photos, this process, no server running; ${f(embedBefore.imagesPerSecond)} before, ${f(embedAfter.imagesPerSecond)} after)`,
         '',
         `${connections} clients, ${many.durationSeconds.toFixed(1)} s:`,
@@ -305,6 +312,7 @@ if (values.serve) {
   await serveInChild({
     index: values.index,
     similarity: values.similarity as SimilarityKind | undefined,
+    search: values.search as SearchMode | undefined,
     maxWaiting: positive('queue', values.queue),
   });
 } else await run();

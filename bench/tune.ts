@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { z } from 'zod';
 import { schemaOfProducts } from '../src/catalogue/schema.js';
+import { MatMul, matrix } from '../src/compute/matmul.js';
 import { Embedder } from '../src/embeddings/embedder.js';
 import { judgedLabels } from '../src/evaluation/metrics.js';
 import { COLOUR_DIM, colourOf, smallRgb } from '../src/images/colour.js';
@@ -29,7 +30,6 @@ import { loadIndex } from '../src/index/store.js';
 import { writeDurably } from '../src/io/durable.js';
 import { parseJson, readJsonFile } from '../src/io/json-file.js';
 import { detectTasks, learnSimilarity } from '../src/similarity/learn.js';
-import { MatMul, matrix } from '../src/similarity/matmul.js';
 import { normaliseRows, type Projection, project } from '../src/similarity/projection.js';
 import { isHeldOut, streetPart } from '../src/similarity/split.js';
 

@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { ExactSearch } from '../src/index/search.js';
+import { SearchBatcher } from '../src/index/search-batcher.js';
 import { loadIndex } from '../src/index/store.js';
 import { Recommender } from '../src/recommend/recommender.js';
 import { buildIndex } from './support/build-index.js';
@@ -263,6 +264,46 @@ describe('search and recommendations', () => {
       );
       for (const [i, h] of a.entries()) assert.ok(Math.abs(h.score - (b[i]?.score ?? 0)) < 1e-4);
       assert.ok(Math.abs((a[0]?.score ?? 0) - 1) < 1e-5);
+    }
+  });
+
+  test('searches that arrive together share one pass and find what one-at-a-time search finds', {
+    timeout: 300_000,
+  }, async () => {
+    const data = await loadIndex(dir);
+    const exact = new ExactSearch(data.vectors, data.manifest.dim, 'usearch');
+    const batcher = new SearchBatcher(exact);
+    try {
+      const rows = [0, 7, 42, 100, 199, 3, 150, 77];
+      // Queries unlike any row (a mix of two products, unit length as every search vector).
+      const queries = rows.map((row, i) => {
+        const q = exact.vector(row);
+        const other = exact.vector(rows[(i + 1) % rows.length] as number);
+        const mix = q.map((x, d) => x + 0.5 * (other[d] as number));
+        const norm = Math.hypot(...mix);
+        return mix.map((x) => x / norm);
+      });
+      const together = await Promise.all(queries.map((q, i) => batcher.search(q, 5 + i)));
+      assert.equal(batcher.stats.batches, 1, 'one matrix product for all of them');
+      assert.equal(batcher.stats.batchedQueries, queries.length);
+      for (const [i, q] of queries.entries()) {
+        const alone = exact.search(q, 5 + i);
+        assert.deepEqual(
+          together[i]?.map((h) => h.row),
+          alone.map((h) => h.row),
+        );
+        for (const [j, h] of alone.entries())
+          assert.ok(Math.abs(h.score - (together[i]?.[j]?.score ?? 0)) < 1e-4);
+      }
+      // A search alone runs at once, as before.
+      const [single] = await Promise.all([batcher.search(queries[0] as Float32Array, 5)]);
+      assert.equal(batcher.stats.single, 1);
+      assert.deepEqual(
+        single?.map((h) => h.row),
+        together[0]?.slice(0, 5).map((h) => h.row),
+      );
+    } finally {
+      await batcher.close();
     }
   });
 

@@ -8,11 +8,12 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { cacheDir, datasetsDir } from '../src/config.js';
+import { Embedder } from '../src/embeddings/embedder.js';
 import { evaluate } from '../src/evaluation/evaluate.js';
 import { renderReport } from '../src/evaluation/report.js';
 import { COLOUR_DIM, colourOf, dominantColourName, smallRgb } from '../src/images/colour.js';
 import { findForeground } from '../src/images/foreground.js';
-import { prepareQuery } from '../src/images/query-prep.js';
+import { prepareQuery, prepareQueryPixels } from '../src/images/query-prep.js';
 import { IndexError, type IndexManifest, loadIndex } from '../src/index/store.js';
 import type { ApiHealth, ApiResults } from '../src/interfaces/http/api/contract.js';
 import { startServer } from '../src/interfaces/http/server.js';
@@ -98,6 +99,27 @@ describe('finding the garment in a photo', { timeout: 60_000 }, () => {
     const { data } = await sharp(out).raw().toBuffer({ resolveWithObject: true });
     // The top-left corner was red blanket.
     assert.deepEqual([data[0], data[1], data[2]], [255, 255, 255]);
+  });
+
+  test('a prepared photo embeds the same from its pixels as from its PNG (no file to write and read again)', {
+    timeout: 300_000,
+  }, async () => {
+    const embedder = await Embedder.create({ precision: 'int8' });
+    try {
+      for (const [path, prep] of [
+        [catalogueImage(10866), { match: { width: 60, height: 80 } }],
+        [TSHIRT_ON_BLANKET, { crop: true, whiten: true, match: { width: 60, height: 80 } }],
+      ] as const) {
+        const bytes = await readFile(path);
+        const pixels = await prepareQueryPixels(bytes, prep);
+        const png = await prepareQuery(bytes, prep);
+        const [fromPixels, fromPng] = await embedder.embed([{ pixels }, { data: png }]);
+        assert.deepEqual(fromPixels, fromPng);
+        assert.deepEqual(colourOf(await smallRgb(pixels)), colourOf(await smallRgb(png)));
+      }
+    } finally {
+      await embedder.close();
+    }
   });
 
   test('an unreadable photo is refused, so that the decoder can name the fault', async () => {
@@ -189,6 +211,12 @@ describe('a learned similarity on a real index', { timeout: 600_000 }, () => {
       );
       const cos = one.reduce((s, v, i) => s + v * (stored[i] as number), 0);
       assert.ok(cos > 0.9999, String(cos));
+      // Composing and predicting at once (one projection) gives what each gives alone.
+      for (const studio of [true, false]) {
+        const both = r.similarity.composeAndPredict(visual, colour, studio);
+        assert.deepEqual(both.vector, r.similarity.compose(visual, colour, studio));
+        assert.deepEqual(both.predicted, r.similarity.predict(visual));
+      }
     } finally {
       await r.close();
     }

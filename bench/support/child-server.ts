@@ -3,6 +3,7 @@
  * share its event loop): the child runs `serveInChild`, the parent `startChildServer`.
  */
 import { type ChildProcess, fork } from 'node:child_process';
+import type { SearchMode } from '../../src/index/port.js';
 import { startServer } from '../../src/interfaces/http/server.js';
 import type { SimilarityKind } from '../../src/similarity/model.js';
 
@@ -16,6 +17,8 @@ export interface ServeMessage {
 export interface ChildServerOptions {
   index: string;
   similarity?: SimilarityKind;
+  /** Exact (the default) or through the index's HNSW graph. */
+  search?: SearchMode;
   maxWaiting: number;
 }
 
@@ -25,6 +28,7 @@ export async function serveInChild(options: ChildServerOptions): Promise<void> {
     const server = await startServer({
       indexDir: options.index,
       similarity: options.similarity,
+      search: options.search,
       host: '127.0.0.1',
       port: 0,
       uploadLimits: { maxWaiting: options.maxWaiting },

@@ -9,7 +9,8 @@
  */
 import { z } from 'zod';
 import { type ImageError, isImageError } from '../images/errors.js';
-import { decodeToRgb } from '../images/preprocess.js';
+import type { RgbImage } from '../images/foreground.js';
+import { decodeToRgb, resizeRgb } from '../images/preprocess.js';
 import { readJsonFile } from '../io/json-file.js';
 import { rgbToTensor, tensorFloats } from './input-tensor.js';
 import { ensureModel } from './model-cache.js';
@@ -49,7 +50,13 @@ export interface EmbedderOptions extends SpecOptions {
 }
 
 /** A photo: a file path, or bytes with an optional label used in error messages. */
-export type ImageInput = string | { data: Buffer; label?: string };
+export type PhotoInput = string | { data: Buffer; label?: string };
+
+/**
+ * What the embedder takes: a photo, or sRGB pixels this process decoded itself (a prepared query
+ * photo), resized as a photo would be.
+ */
+export type ImageInput = PhotoInput | { pixels: RgbImage; label?: string };
 
 export interface Classification {
   index: number;
@@ -241,6 +248,9 @@ export class Embedder {
       const decoded = await Promise.all(
         images.map(async (input) => {
           try {
+            if (typeof input !== 'string' && 'pixels' in input) {
+              return await resizeRgb(input.pixels, this.spec.resize, size);
+            }
             return await decodeToRgb(
               typeof input === 'string' ? input : input.data,
               this.spec.resize,

@@ -6,11 +6,11 @@
  * content hash) are collapsed into their best-ranked row.
  */
 import type { CatalogueSchema } from '../catalogue/schema.js';
+import { BatchKnn, type KnnBackend, type KnnResult } from '../compute/knn.js';
 import type { IndexItem } from '../index/store.js';
 import { Recommender } from '../recommend/recommender.js';
 import type { SimilarityKind } from '../similarity/model.js';
 import type { SimilarityTuning } from '../similarity/open.js';
-import { BatchKnn, type KnnBackend, type KnnResult } from './knn.js';
 import { type JudgedLabels, judgedLabels } from './metrics.js';
 
 export interface Neighbour {

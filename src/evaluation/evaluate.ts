@@ -3,12 +3,12 @@
  * photos and shoppers' photos. Results are judged by the label columns of the catalogue's schema.
  */
 
+import type { KnnBackend } from '../compute/knn.js';
 import type { EmbedderOptions } from '../embeddings/embedder.js';
 import type { SimilarityKind } from '../similarity/model.js';
 import type { SimilarityTuning } from '../similarity/open.js';
 import { SPLIT_NAME } from '../similarity/split.js';
 import { EvalIndex } from './eval-index.js';
-import type { KnnBackend } from './knn.js';
 import { type LeaveOneOutResult, leaveOneOut, leaveOneOutFigures } from './leave-one-out.js';
 import { K } from './metrics.js';
 import { evaluateQueries, type QueryEvaluation, selectQueryPhotos } from './queries.js';

@@ -7,6 +7,7 @@
  *
  * Written by hand: it is a few dozen lines of arithmetic over pixels that sharp has decoded.
  */
+import sharp from 'sharp';
 import { findForeground, type RgbImage } from './foreground.js';
 import { checkImage, decodeChecked, openChecked } from './preprocess.js';
 
@@ -90,11 +91,21 @@ export function colourOf(img: RgbImage): Float32Array {
 }
 
 /**
- * Decodes a photo to the small image the descriptor uses. The photo is checked as decodeToRgb checks it
- * (structure, format, pixel and memory limits).
+ * Decodes a photo to the small image the descriptor uses (or resizes pixels already decoded). The photo
+ * is checked as decodeToRgb checks it (structure, format, pixel and memory limits).
  * @throws ImageError for any photo that cannot be used.
  */
-export async function smallRgb(input: string | Buffer, size = COLOUR_SIZE): Promise<RgbImage> {
+export async function smallRgb(input: string | Buffer | RgbImage, size = COLOUR_SIZE): Promise<RgbImage> {
+  if (typeof input !== 'string' && !Buffer.isBuffer(input)) {
+    // Pixels this process decoded itself (a prepared query photo).
+    const { data, info } = await sharp(input.data, {
+      raw: { width: input.width, height: input.height, channels: 3 },
+    })
+      .resize(size, size, { fit: 'fill' })
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    return { data, width: info.width, height: info.height };
+  }
   const image = await checkImage(input);
   const { data, info } = await decodeChecked(image, () =>
     openChecked(image, 'warning')

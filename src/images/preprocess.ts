@@ -6,6 +6,7 @@ import { readFile, stat } from 'node:fs/promises';
 import sharp, { type FailOnOptions, type Metadata, type OutputInfo, type Sharp } from 'sharp';
 import { checkBufferedDecode, checkStructure, MAX_JPEG_SCANS } from './decode-limits.js';
 import { ImageError, type ImageErrorCode } from './errors.js';
+import type { RgbImage } from './foreground.js';
 import { INPUT_SIZE, type ResizePolicy } from './geometry.js';
 
 /** Larger images (width x height) are refused before decoding: 100 megapixels. */
@@ -167,6 +168,27 @@ export async function decodeToRgb(
       `${formatName(meta)} decoded to an unexpected layout (${info.width}x${info.height}x${info.channels}, ${data.length} bytes)`,
     );
   }
+  return data;
+}
+
+/**
+ * Brings pixels that this process decoded itself (a prepared query photo: see query-prep.ts) to the
+ * network's input, exactly as decodeToRgb brings a photo: resized to size x size the same way,
+ * R,G,B. Saves encoding them to a file and decoding them again.
+ */
+export async function resizeRgb(
+  image: RgbImage,
+  resize: ResizePolicy,
+  size: number = INPUT_SIZE,
+): Promise<Buffer> {
+  const { data } = await sharp(image.data, {
+    raw: { width: image.width, height: image.height, channels: 3 },
+  })
+    .resize(size, size, { fit: resize === 'pad' ? 'contain' : 'fill', background: WHITE })
+    .flatten({ background: WHITE })
+    .toColourspace('srgb')
+    .raw()
+    .toBuffer({ resolveWithObject: true });
   return data;
 }
 

@@ -2,10 +2,11 @@
  * Makes a shopper's photo look like a catalogue photo before it is described: find the garment and
  * crop to it, put it on a white background, and bring it to the catalogue's own resolution (its
  * photos are small thumbnails, so a sharp phone photo is otherwise compared with blurred ones).
- * Photo in, photo out (a lossless PNG), so the usual decoder and pre-processing follow unchanged.
+ * Photo in, photo out (a lossless PNG, or its pixels for the embedder to resize as it resizes any
+ * photo), so the usual pre-processing follows unchanged.
  */
 import sharp, { type Sharp } from 'sharp';
-import { findForeground } from './foreground.js';
+import { findForeground, type RgbImage } from './foreground.js';
 import { type CheckedImage, checkImage, decodeChecked, openChecked } from './preprocess.js';
 
 /**
@@ -41,11 +42,22 @@ const MARGIN = 0.06;
  * original to the decoder, which names the fault with its own label).
  */
 export async function prepareQuery(bytes: Buffer, prep: QueryPrep): Promise<Buffer> {
+  const { data, width, height } = await prepareQueryPixels(bytes, prep);
+  return sharp(data, { raw: { width, height, channels: 3 } })
+    .png()
+    .toBuffer();
+}
+
+/**
+ * prepareQuery's photo as sRGB pixels, for the embedder to take as they are (no PNG to write and
+ * decode again: see Embedder's `pixels` input).
+ */
+export async function prepareQueryPixels(bytes: Buffer, prep: QueryPrep): Promise<RgbImage> {
   const checked = await checkImage(bytes);
   return decodeChecked(checked, () => prepareChecked(checked, prep));
 }
 
-async function prepareChecked(checked: CheckedImage, prep: QueryPrep): Promise<Buffer> {
+async function prepareChecked(checked: CheckedImage, prep: QueryPrep): Promise<RgbImage> {
   let image = openChecked(checked, 'warning').flatten({ background: '#ffffff' });
   let studio = false;
   if (prep.crop || prep.whiten) {
@@ -61,7 +73,7 @@ async function prepareChecked(checked: CheckedImage, prep: QueryPrep): Promise<B
     if (prep.crop && !studio) image = await cropTo(image, fg, checked);
   }
   if (prep.match) image = image.resize(prep.match.width, prep.match.height, { fit: 'fill' });
-  if (!prep.whiten || studio) return image.png().toBuffer();
+  if (!prep.whiten || studio) return rgbOf(image);
   // The network sees 224x224 anyway: find the background on at most 256 px.
   if (!prep.match) image = image.resize(256, 256, { fit: 'inside', withoutEnlargement: true });
   const { data, info } = await image
@@ -78,9 +90,16 @@ async function prepareChecked(checked: CheckedImage, prep: QueryPrep): Promise<B
       data[i * 3 + 2] = 255;
     }
   }
-  return sharp(data, { raw: { width: info.width, height: info.height, channels: 3 } })
-    .png()
-    .toBuffer();
+  return { data, width: info.width, height: info.height };
+}
+
+async function rgbOf(image: Sharp): Promise<RgbImage> {
+  const { data, info } = await image
+    .toColourspace('srgb')
+    .removeAlpha()
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  return { data, width: info.width, height: info.height };
 }
 
 /** The photo cropped to the found product's box (with a margin), or as it was when none was found. */

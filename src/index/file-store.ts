@@ -20,11 +20,14 @@ import type {
 } from './port.js';
 import { ProductTable } from './product-table.js';
 import { ExactSearch } from './search.js';
+import { SearchBatcher } from './search-batcher.js';
 import { type IndexManifest, loadIndex, readManifest } from './store.js';
 import { appendWal, encodeVector, photosDir, readWal, storePhoto } from './wal.js';
 
 export class FileStore extends ProductTable implements VectorStore {
   readonly filters: FilterIndex;
+  /** Unfiltered exact searches that arrive together, searched together. */
+  readonly batcher: SearchBatcher;
 
   private constructor(
     readonly info: StoreInfo,
@@ -35,6 +38,7 @@ export class FileStore extends ProductTable implements VectorStore {
   ) {
     super(items);
     this.filters = new FilterIndex(items);
+    this.batcher = new SearchBatcher(exact);
   }
 
   get spec() {
@@ -129,13 +133,20 @@ export class FileStore extends ProductTable implements VectorStore {
     return { visual, ...(colour ? { colour } : {}) };
   }
 
-  /** Filtered queries scan just the matching rows, exactly; others use the graph when there is one. */
+  /**
+   * Filtered queries scan just the matching rows, exactly; others use the graph when there is one,
+   * or else share a pass over all rows with the searches that arrive with them.
+   */
   async nearest(vector: Float32Array, query: NearestQuery): Promise<Hit[]> {
     const rows = hasFilters(query.where) ? this.filters.rows(query.where) : undefined;
     const exclude = new Set((query.excludeHashes ?? []).flatMap((h) => this.rowsWithHash(h)));
     const available = rows ? rows.length : this.exact.count;
     const want = Math.min(query.k + exclude.size, available);
-    const hits = !rows && this.hnsw ? this.hnsw.search(vector, want) : this.exact.search(vector, want, rows);
+    const hits = rows
+      ? this.exact.search(vector, want, rows)
+      : this.hnsw
+        ? this.hnsw.search(vector, want)
+        : await this.batcher.search(vector, want);
     return hits.filter((h) => !exclude.has(h.row)).slice(0, query.k);
   }
 
@@ -183,7 +194,9 @@ export class FileStore extends ProductTable implements VectorStore {
     return new FolderSink(this.info.location);
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    await this.batcher.close();
+  }
 }
 
 /** Row `row` of a count x dim float32 file. */

@@ -9,13 +9,19 @@ import pLimit from 'p-limit';
 import sharp from 'sharp';
 import { hashBytes } from '../catalogue/listing.js';
 import { type CatalogueSchema, titleOf } from '../catalogue/schema.js';
-import { Embedder, type EmbedderOptions, type ImageInput, optionsForSpec } from '../embeddings/embedder.js';
+import {
+  Embedder,
+  type EmbedderOptions,
+  type ImageInput,
+  optionsForSpec,
+  type PhotoInput,
+} from '../embeddings/embedder.js';
 import type { Device } from '../embeddings/runtime.js';
 import { type EmbeddingSpec, sameSpec } from '../embeddings/spec.js';
 import { COLOUR_DIM, colourOf, smallRgb } from '../images/colour.js';
 import { type ImageError, isImageError } from '../images/errors.js';
-import { findForeground } from '../images/foreground.js';
-import { hasPrep, prepareQuery } from '../images/query-prep.js';
+import { findForeground, type RgbImage } from '../images/foreground.js';
+import { hasPrep, prepareQueryPixels } from '../images/query-prep.js';
 import { FilterIndex, type Filters, hasFilters } from '../index/filters.js';
 import { LiveStore } from '../index/live-store.js';
 import { openStore } from '../index/location/open.js';
@@ -303,7 +309,7 @@ export class Recommender {
 
   /** Recommendations for a photo (a path or its bytes). */
   async recommend(
-    image: ImageInput,
+    image: PhotoInput,
     options: RecommendOptions = {},
   ): Promise<RecommendResult & { resolved: ResolvedQuery }> {
     const resolved = await this.resolve(image);
@@ -311,11 +317,16 @@ export class Recommender {
     return { ...(await this.search(resolved, options)), resolved };
   }
 
+  /** Whether these are the bytes of a catalogue photo (which is then searched with its stored vector). */
+  recognises(bytes: Buffer): boolean {
+    return this.store.rowsWithHash(hashBytes(bytes)).length > 0;
+  }
+
   /**
    * What a photo searches with, worked out once (hashed, or prepared and embedded) so that it can
    * be searched again with other filters or pages (`search`).
    */
-  async resolve(image: ImageInput): Promise<ResolvedQuery> {
+  async resolve(image: PhotoInput): Promise<ResolvedQuery> {
     const bytes = typeof image === 'string' ? await readFile(image).catch(() => undefined) : image.data;
     const group = bytes ? this.store.rowsWithHash(hashBytes(bytes)) : [];
     if (group.length > 0) {
@@ -359,12 +370,12 @@ export class Recommender {
    * The search vector of a photo that is not in the catalogue: prepared as the similarity says
    * (found, cropped, brought to the catalogue's resolution), embedded, and fused with its colour.
    */
-  async queryVector(image: ImageInput, bytes?: Buffer): Promise<Float32Array> {
+  async queryVector(image: PhotoInput, bytes?: Buffer): Promise<Float32Array> {
     return (await this.photoQuery(image, bytes)).vector;
   }
 
   private async photoQuery(
-    image: ImageInput,
+    image: PhotoInput,
     bytes?: Buffer,
   ): Promise<{ vector: Float32Array; predicted?: QueryInfo['predicted']; studio?: boolean }> {
     const embedder = await this.getEmbedder();
@@ -372,11 +383,8 @@ export class Recommender {
     const prepared = await this.prepare([{ image, bytes }]);
     const [visual] = await this.embedPrepared(embedder, prepared);
     if (!visual || isImageError(visual)) throw visual;
-    return {
-      vector: this.similarity.compose(visual, prepared[0]?.colour, prepared[0]?.studio ?? true),
-      predicted: this.similarity.predict(visual),
-      studio: prepared[0]?.studio ?? true,
-    };
+    const studio = prepared[0]?.studio ?? true;
+    return { ...this.similarity.composeAndPredict(visual, prepared[0]?.colour, studio), studio };
   }
 
   /**
@@ -441,7 +449,7 @@ export class Recommender {
    * Query photos as the learned similarity prepares them (catalogue-like photos and shoppers'
    * photos each their own way), with their colour descriptors.
    */
-  private async prepare(queries: { image: ImageInput; bytes?: Buffer }[]): Promise<PreparedQuery[]> {
+  private async prepare(queries: { image: PhotoInput; bytes?: Buffer }[]): Promise<PreparedQuery[]> {
     const limit = pLimit(4);
     return Promise.all(
       queries.map(({ image, bytes }) =>
@@ -454,21 +462,18 @@ export class Recommender {
           if (!small) return { input: image };
           const studio = findForeground(small).studio;
           const prep = studio ? this.similarity.queryPrep : this.similarity.shopperQueryPrep;
-          const prepared = hasPrep(prep) ? await prepareQuery(data, prep).catch(() => undefined) : data;
-          if (!prepared) return { input: image };
-          const colour =
-            prepared === data ? colourOf(small) : await smallRgb(prepared).then(colourOf, () => undefined);
-          const mirror = prep.flip
-            ? await sharp(prepared)
-                .flop()
-                .png()
-                .toBuffer()
-                .then(
-                  (data) => ({ data, label }),
-                  () => undefined,
-                )
-            : undefined;
-          return { input: { data: prepared, label }, colour, studio, ...(mirror ? { mirror } : {}) };
+          if (!hasPrep(prep)) return { input: { data, label }, colour: colourOf(small), studio };
+          // Prepared as pixels, which the embedder takes as they are (no file written and read again).
+          const pixels = await prepareQueryPixels(data, prep).catch(() => undefined);
+          if (!pixels) return { input: image };
+          const colour = await smallRgb(pixels).then(colourOf, () => undefined);
+          const mirror = prep.flip ? await mirrored(pixels).catch(() => undefined) : undefined;
+          return {
+            input: { pixels, label },
+            colour,
+            studio,
+            ...(mirror ? { mirror: { pixels: mirror, label } } : {}),
+          };
         }),
       ),
     );
@@ -676,4 +681,14 @@ function filtersOf(s: Snapshot): FilterIndex {
     s.filters = { version: s.store.version, index: new FilterIndex(s.store.liveItems()) };
   }
   return s.filters.index;
+}
+
+/** The mirror image of pixels (test-time flip). */
+async function mirrored(image: RgbImage): Promise<RgbImage> {
+  const { width, height } = image;
+  const { data } = await sharp(image.data, { raw: { width, height, channels: 3 } })
+    .flop()
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  return { data, width, height };
 }

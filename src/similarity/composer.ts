@@ -17,9 +17,9 @@
  */
 
 import type { Metadata } from '../catalogue/metadata.js';
+import { MatMul } from '../compute/matmul.js';
 import { COLOUR_DIM } from '../images/colour.js';
 import type { QueryPrep } from '../images/query-prep.js';
-import { MatMul } from './matmul.js';
 import type { FusionWeights, LoadedSimilarity } from './model.js';
 import { project } from './projection.js';
 
@@ -163,8 +163,33 @@ export class Similarity {
    * A shopper's photo (not studio-like) is weighted with the shopper weights.
    */
   compose(visual: Float32Array, colour: Float32Array | undefined, studio = true): Float32Array {
-    if (!this.learned) return visual;
-    const out = this.composeStudio(visual, colour);
+    return this.composeAndPredict(visual, colour, studio).vector;
+  }
+
+  /**
+   * compose and predict at once: the learned projection of the visual vector, which both need, is
+   * computed once.
+   */
+  composeAndPredict(
+    visual: Float32Array,
+    colour: Float32Array | undefined,
+    studio = true,
+  ): { vector: Float32Array; predicted: Prediction[] } {
+    if (!this.learned) return { vector: visual, predicted: [] };
+    const z = this.projectOne(visual);
+    const logits = this.logits(z);
+    const vector = this.composeProjected(visual, z, logits, colour, studio);
+    return { vector, predicted: this.predictFrom(logits) };
+  }
+
+  private composeProjected(
+    visual: Float32Array,
+    z: Float32Array,
+    logits: Float32Array,
+    colour: Float32Array | undefined,
+    studio: boolean,
+  ): Float32Array {
+    const out = this.composeStudio(visual, z, logits, colour);
     if (studio || !this.shopperRoots) return out;
     // Re-weight each part (its catalogue-side root is fixed), then back to unit length.
     const [v, l, lab, c] = this.shopperRoots as [number, number, number, number];
@@ -183,12 +208,15 @@ export class Similarity {
     return out;
   }
 
-  private composeStudio(visual: Float32Array, colour: Float32Array | undefined): Float32Array {
+  private composeStudio(
+    visual: Float32Array,
+    z: Float32Array,
+    logits: Float32Array,
+    colour: Float32Array | undefined,
+  ): Float32Array {
     const out = new Float32Array(this.dim);
-    const z = this.projectOne(visual);
     this.fill(out, this.visual, visual);
     this.fill(out, this.projected, z);
-    const logits = this.logits(z);
     for (const l of this.labels) {
       const p = softmax(logits.subarray(l.offset - this.labelsOffset, l.offset - this.labelsOffset + l.size));
       this.fill(out, l, p);
@@ -215,7 +243,10 @@ export class Similarity {
   /** The likely value of each label column for a visual vector, most likely first per column. */
   predict(visual: Float32Array): Prediction[] {
     if (!this.learned) return [];
-    const logits = this.logits(this.projectOne(visual));
+    return this.predictFrom(this.logits(this.projectOne(visual)));
+  }
+
+  private predictFrom(logits: Float32Array): Prediction[] {
     return this.labels.map((l) => {
       const p = softmax(logits.subarray(l.offset - this.labelsOffset, l.offset - this.labelsOffset + l.size));
       let best = 0;

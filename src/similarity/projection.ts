@@ -8,8 +8,8 @@
  * Written by hand on onnxruntime matrix products: there is no maintained training library for
  * Node.js that runs on CPU without native downloads, and this is one linear layer.
  */
-import type { Matrix } from './matmul.js';
-import { MatMul, matrix } from './matmul.js';
+import type { Matrix } from '../compute/matmul.js';
+import { MatMul, matrix } from '../compute/matmul.js';
 import { Random } from './random.js';
 
 /** One labelled column to learn from. */

@@ -60,15 +60,19 @@ export const recommendRoutes: FastifyPluginAsyncZod<RecommendRoutesOptions> = as
           return { upload, search: mergeFormFields(request.query, upload.fields, filters) };
         },
         async ({ upload, search }) => {
+          // Separate items, and whether it is a shopper's own photo (a few ms), for photos not the
+          // catalogue's own: worked out on libuv's threads while the photo is embedded and searched.
+          const layoutWork = recommender.recognises(upload.data)
+            ? undefined
+            : photoLayout(upload.data).catch(() => undefined);
           // Filters are checked before the query is kept: a refused search leaves nothing behind.
           const { result, page } = await searchPage(search, (options) =>
             recommender.recommend({ data: upload.data, label: upload.filename }, options),
           );
           const { resolved } = result;
-          // Separate items, and whether it is a shopper's own photo (a few ms), for photos not the catalogue's own.
           const layout: PhotoLayout = resolved.query.recognisedAs
             ? { garments: [], studio: true }
-            : await photoLayout(upload.data).catch(() => ({ garments: [], studio: resolved.studio ?? true }));
+            : ((await layoutWork) ?? { garments: [], studio: resolved.studio ?? true });
           const stored = {
             ...resolved,
             studio: resolved.studio ?? layout.studio,

@@ -2,7 +2,8 @@
  * Exact k-nearest-neighbour search for many queries at once, over unit vectors (best = highest
  * cosine similarity). Blocks of queries go through one matrix product and a top-k with onnxruntime
  * (a cache-blocked SGEMM: about 10x faster than one distance at a time), or through usearch's
- * batched brute force. Both give the same neighbours.
+ * batched brute force. Both give the same neighbours. The evaluation searches its query sets with
+ * it, and the index its concurrent searches (index/search-batcher.ts).
  */
 
 import { createRequire } from 'node:module';
@@ -14,7 +15,7 @@ import {
   INT64_TENSOR,
   tensorValue,
 } from '../embeddings/onnx-graph.js';
-import { cpuSession, gemmNode, owned } from '../similarity/matmul.js';
+import { cpuSession, gemmNode, owned } from './matmul.js';
 
 export type KnnBackend = 'onnx' | 'usearch';
 

@@ -1,8 +1,8 @@
 /**
  * Dense float32 matrix products through onnxruntime's CPU Gemm (cache-blocked, multi-threaded SIMD):
  * the learning step multiplies 44k x 2048 feature matrices, which plain TypeScript loops do tens
- * of times slower. Its Gemm node, CPU session and buffer handling also serve the evaluation's
- * batched kNN (evaluation/knn.ts).
+ * of times slower. Its Gemm node, CPU session and buffer handling also serve the batched kNN
+ * (compute/knn.ts) of the evaluation and of the index's concurrent searches.
  */
 import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
@@ -39,7 +39,10 @@ export function gemmNode(
   };
 }
 
-/** An onnxruntime session of a small graph on the CPU, fully optimised, with `threads` intra-op threads. */
+/**
+ * An onnxruntime session of a small graph on the CPU, fully optimised, with `threads` intra-op
+ * threads. With one thread, the calling thread does the work and no pool thread spins.
+ */
 export function cpuSession(
   model: Uint8Array,
   threads = availableParallelism(),
