@@ -108,9 +108,10 @@ describe('PostgreSQL + pgvector store', { skip, timeout: 600_000 }, () => {
   test('3 workers share one catalogue; one killed mid-run loses nothing; each photo indexed exactly once', {
     timeout: 300_000,
   }, async () => {
-    const workers = [worker(images, url), worker(images, url), worker(images, url)];
-    const victim = workers[0] as { child: ChildProcess; done: Promise<number | null> };
-    // Kill the first worker once it has committed at least one batch.
+    // The first worker starts alone and is killed once it has committed at least one batch; the
+    // other two start once it has (so that on a busy machine they cannot take every job first).
+    const victim = worker(images, url);
+    const workers = [victim];
     const db = new pg.Client({ connectionString: url });
     await db.connect();
     let victimExit: number | null | undefined;
@@ -130,6 +131,9 @@ describe('PostgreSQL + pgvector store', { skip, timeout: 600_000 }, () => {
     }
     assert.equal(victimExit, undefined, `the victim exited (${victimExit}) before committing a batch`);
     assert.ok(committed > 0, 'the victim committed a batch within 120 s');
+    workers.push(worker(images, url), worker(images, url));
+    // The others start while it still holds claims; it dies mid-run.
+    await sleep(500);
     victim.child.kill('SIGKILL');
     const codes = await Promise.all(workers.map((w) => w.done));
     assert.equal(codes[0], null, 'the victim died of SIGKILL');
