@@ -93,9 +93,11 @@ interface LoadFigures {
   modelImagesPerSecond: number;
   /** Mean photos per inference call. */
   meanBatch: number;
+  /** Share of the run's wall time the model spent in inference calls. */
+  modelBusyShare: number;
 }
 
-type Timings = { inferenceCalls: number; imagesInferred: number };
+type Timings = { inferenceCalls: number; imagesInferred: number; inferenceMs: number };
 
 function childTimings(child: ChildProcess): Promise<Timings> {
   return new Promise((resolve) => {
@@ -206,6 +208,7 @@ async function drive(
     ),
     modelImagesPerSecond: images / result.duration,
     meanBatch: calls > 0 ? images / calls : 0,
+    modelBusyShare: (after.inferenceMs - before.inferenceMs) / (result.duration * 1000),
   };
 }
 
@@ -293,7 +296,7 @@ async function run(): Promise<void> {
         '',
         `${connections} clients, ${many.durationSeconds.toFixed(1)} s:`,
         `  requests/s:    ${f(many.requestsPerSecond)}  (${f(summary.ratioRequestsToEmbed)}x embed batch 16)`,
-        `  model images/s ${f(many.modelImagesPerSecond)}  (${f(summary.ratioModelImagesToEmbed)}x; ${f(many.modelImagesPerSecond / Math.max(many.requestsPerSecond, 1e-9))} photos per request, mean batch ${f(many.meanBatch)})`,
+        `  model images/s ${f(many.modelImagesPerSecond)}  (${f(summary.ratioModelImagesToEmbed)}x; ${f(many.modelImagesPerSecond / Math.max(many.requestsPerSecond, 1e-9))} photos per request, mean batch ${f(many.meanBatch)}, model busy ${(100 * many.modelBusyShare).toFixed(0)}% of the time)`,
         `  latency p50:   ${many.latencyMs.p50} ms, p99: ${many.latencyMs.p99} ms (max ${many.latencyMs.max} ms)`,
         `  errors:        ${many.errors} (timeouts ${many.timeouts}), non-2xx ${many.non2xx} ${JSON.stringify(many.byStatus)}`,
         '',
