@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { ExactSearch } from '../src/index/search.js';
 import { SearchBatcher } from '../src/index/search-batcher.js';
 import { loadIndex } from '../src/index/store.js';
-import { Recommender } from '../src/recommend/recommender.js';
+import { QueryOutdatedError, Recommender } from '../src/recommend/recommender.js';
 import { buildIndex } from './support/build-index.js';
 import { catalogueImage, firstCatalogueImages, queryImage, stylesCsv } from './support/datasets.js';
 import { DUPLICATE_PAIRS, fixtureIndex } from './support/fixture-index.js';
@@ -305,6 +305,18 @@ describe('search and recommendations', () => {
     } finally {
       await batcher.close();
     }
+  });
+
+  test('a kept search from another search space is refused, not searched with vectors it does not fit', {
+    timeout: 300_000,
+  }, async () => {
+    const id = [...(await fixtureIndex()).ids].find((i) => existsSync(queryImage(i)));
+    assert.ok(id);
+    const resolved = await recommender.resolve(queryImage(id));
+    assert.ok(resolved.space, 'a resolved query names its space');
+    assert.equal((await recommender.search(resolved, { k: 3 })).results.length, 3);
+    // (A reload with another similarity or spec gives the recommender another space.)
+    assert.throws(() => recommender.search({ ...resolved, space: 'another similarity' }), QueryOutdatedError);
   });
 
   test('no echoes: a catalogue photo is recognised and left out, identical photos collapse', {

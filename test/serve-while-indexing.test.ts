@@ -208,7 +208,8 @@ describe('lookalike serve --catalogue while it indexes', { timeout: 900_000 }, (
       assert.ok(counts.size >= 2, `searches grew with the generations: ${[...counts].join(', ')}`);
       const again = new FormData();
       again.append('image', new Blob([await readFile(queryImage(id))], { type: 'image/jpeg' }), `${id}.jpg`);
-      assert.equal((await fetch(`${url}/api/recommend`, { method: 'POST', body: again })).status, 200);
+      const answer = await fetch(`${url}/api/recommend`, { method: 'POST', body: again });
+      assert.equal(answer.status, 200, await answer.text());
     } finally {
       server.child.kill('SIGTERM');
       assert.equal(await server.exited, 0);

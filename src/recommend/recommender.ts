@@ -17,7 +17,7 @@ import {
   type PhotoInput,
 } from '../embeddings/embedder.js';
 import type { Device } from '../embeddings/runtime.js';
-import { type EmbeddingSpec, sameSpec } from '../embeddings/spec.js';
+import { describeSpec, type EmbeddingSpec, sameSpec } from '../embeddings/spec.js';
 import { COLOUR_DIM, colourOf, smallRgb } from '../images/colour.js';
 import { type ImageError, isImageError } from '../images/errors.js';
 import { findForeground, type RgbImage } from '../images/foreground.js';
@@ -68,9 +68,17 @@ export interface RecommendResult {
 
 export class UnknownProductError extends Error {}
 
+/** A resolved query from before the catalogue was reloaded with another similarity or spec. */
+export class QueryOutdatedError extends Error {}
+
 /** A query photo's search vector and what it was taken to be (Recommender.resolve). */
 export interface ResolvedQuery {
   vector: Float32Array;
+  /**
+   * The space the vector lives in (embedding spec and similarity): a catalogue reloaded with
+   * another similarity cannot be searched with it (QueryOutdatedError).
+   */
+  space?: string;
   query: QueryInfo;
   /** The kind that explains results of that kind ("same <kind column>"), where known. */
   kind?: string;
@@ -136,6 +144,8 @@ interface Snapshot {
   manifest: CatalogueInfo;
   /** The store's generation token when it was loaded. */
   generation: string;
+  /** The space its search vectors live in (see ResolvedQuery.space). */
+  space: string;
   filters?: { version: number; index: FilterIndex };
 }
 
@@ -312,9 +322,11 @@ export class Recommender {
     image: PhotoInput,
     options: RecommendOptions = {},
   ): Promise<RecommendResult & { resolved: ResolvedQuery }> {
-    const resolved = await this.resolve(image);
+    // One snapshot throughout: a reload meanwhile (another similarity, say) does not mix the two.
+    const s = this.state;
+    const resolved = await this.resolve(image, s);
     // (With what it searched with, to search again: `search(resolved, ...)`.)
-    return { ...(await this.search(resolved, options)), resolved };
+    return { ...(await this.searchOn(s, resolved, options)), resolved };
   }
 
   /** Whether these are the bytes of a catalogue photo (which is then searched with its stored vector). */
@@ -326,44 +338,63 @@ export class Recommender {
    * What a photo searches with, worked out once (hashed, or prepared and embedded) so that it can
    * be searched again with other filters or pages (`search`).
    */
-  async resolve(image: PhotoInput): Promise<ResolvedQuery> {
+  async resolve(image: PhotoInput, s: Snapshot = this.state): Promise<ResolvedQuery> {
     const bytes = typeof image === 'string' ? await readFile(image).catch(() => undefined) : image.data;
-    const group = bytes ? this.store.rowsWithHash(hashBytes(bytes)) : [];
+    const { store } = s;
+    const group = bytes ? store.rowsWithHash(hashBytes(bytes)) : [];
     if (group.length > 0) {
       // The query is a catalogue photo: use its stored vector, and keep it out of the results.
       const first = group[0] as number;
       return {
-        vector: await this.store.vector(first),
+        vector: await store.vector(first),
+        space: s.space,
         query: {
-          recognisedAs: this.items[first]?.id,
-          excluded: group.map((r) => (this.items[r] as IndexItem).id),
+          recognisedAs: store.items[first]?.id,
+          excluded: group.map((r) => (store.items[r] as IndexItem).id),
         },
-        kind: this.kindOf(first),
+        kind: kindOf(s, first),
       };
     }
-    const { vector, predicted, studio } = await this.photoQuery(image, bytes);
+    const { vector, predicted, studio } = await this.photoQuery(image, bytes, s);
     // A confident guess of the photo's kind explains results of that kind.
     const guess = predicted?.[0];
     // (Not for shoppers' photos: the guess is right for only about a third of them.)
     const kind = studio && guess && guess.probability >= 0.5 ? guess.value : undefined;
-    return { vector, query: { excluded: [], ...(predicted ? { predicted } : {}) }, kind, studio };
-  }
-
-  /** Searches with a resolved query: its excluded products (those still in the index) stay out. */
-  async search(resolved: ResolvedQuery, options: RecommendOptions = {}): Promise<RecommendResult> {
-    const exclude = resolved.query.excluded
-      .map((id) => this.store.row(id))
-      .filter((row): row is number => row !== undefined);
     return {
-      query: resolved.query,
-      results: await this.nearest(resolved.vector, options, exclude, resolved.kind),
+      vector,
+      space: s.space,
+      query: { excluded: [], ...(predicted ? { predicted } : {}) },
+      kind,
+      studio,
     };
   }
 
-  /** The value of the learned similarity's classifier column for a product. */
-  private kindOf(row: number): string | undefined {
-    const column = this.similarity.kindColumn;
-    return column ? this.items[row]?.metadata[column] : undefined;
+  /**
+   * Searches with a resolved query: its excluded products (those still in the index) stay out.
+   * @throws QueryOutdatedError when the catalogue was reloaded with another similarity or spec since.
+   */
+  search(resolved: ResolvedQuery, options: RecommendOptions = {}): Promise<RecommendResult> {
+    const s = this.state;
+    if (resolved.space !== undefined && resolved.space !== s.space) {
+      throw new QueryOutdatedError(
+        'the catalogue has been reloaded with another similarity since this photo was searched: search with the photo again',
+      );
+    }
+    return this.searchOn(s, resolved, options);
+  }
+
+  private async searchOn(
+    s: Snapshot,
+    resolved: ResolvedQuery,
+    options: RecommendOptions,
+  ): Promise<RecommendResult> {
+    const exclude = resolved.query.excluded
+      .map((id) => s.store.row(id))
+      .filter((row): row is number => row !== undefined);
+    return {
+      query: resolved.query,
+      results: await this.nearest(resolved.vector, options, exclude, resolved.kind, s),
+    };
   }
 
   /**
@@ -371,20 +402,22 @@ export class Recommender {
    * (found, cropped, brought to the catalogue's resolution), embedded, and fused with its colour.
    */
   async queryVector(image: PhotoInput, bytes?: Buffer): Promise<Float32Array> {
-    return (await this.photoQuery(image, bytes)).vector;
+    return (await this.photoQuery(image, bytes, this.state)).vector;
   }
 
   private async photoQuery(
     image: PhotoInput,
-    bytes?: Buffer,
+    bytes: Buffer | undefined,
+    s: Snapshot,
   ): Promise<{ vector: Float32Array; predicted?: QueryInfo['predicted']; studio?: boolean }> {
     const embedder = await this.getEmbedder();
-    if (!this.similarity.learned) return { vector: (await embedder.embed([image]))[0] as Float32Array };
-    const prepared = await this.prepare([{ image, bytes }]);
+    const { similarity } = s;
+    if (!similarity.learned) return { vector: (await embedder.embed([image]))[0] as Float32Array };
+    const prepared = await this.prepare([{ image, bytes }], similarity);
     const [visual] = await this.embedPrepared(embedder, prepared);
     if (!visual || isImageError(visual)) throw visual;
     const studio = prepared[0]?.studio ?? true;
-    return { ...this.similarity.composeAndPredict(visual, prepared[0]?.colour, studio), studio };
+    return { ...similarity.composeAndPredict(visual, prepared[0]?.colour, studio), studio };
   }
 
   /**
@@ -408,6 +441,7 @@ export class Recommender {
               await Promise.all(
                 part.map(async (image) => ({ image, bytes: await readFile(image).catch(() => undefined) })),
               ),
+              this.similarity,
             )
           : part.map((image): PreparedQuery => ({ input: image }));
         const vectors = await this.embedPrepared(embedder, prepared);
@@ -449,7 +483,10 @@ export class Recommender {
    * Query photos as the learned similarity prepares them (catalogue-like photos and shoppers'
    * photos each their own way), with their colour descriptors.
    */
-  private async prepare(queries: { image: PhotoInput; bytes?: Buffer }[]): Promise<PreparedQuery[]> {
+  private async prepare(
+    queries: { image: PhotoInput; bytes?: Buffer }[],
+    similarity: Similarity,
+  ): Promise<PreparedQuery[]> {
     const limit = pLimit(4);
     return Promise.all(
       queries.map(({ image, bytes }) =>
@@ -461,7 +498,7 @@ export class Recommender {
           const small = await smallRgb(data).catch(() => undefined);
           if (!small) return { input: image };
           const studio = findForeground(small).studio;
-          const prep = studio ? this.similarity.queryPrep : this.similarity.shopperQueryPrep;
+          const prep = studio ? similarity.queryPrep : similarity.shopperQueryPrep;
           if (!hasPrep(prep)) return { input: { data, label }, colour: colourOf(small), studio };
           // Prepared as pixels, which the embedder takes as they are (no file written and read again).
           const pixels = await prepareQueryPixels(data, prep).catch(() => undefined);
@@ -481,19 +518,17 @@ export class Recommender {
 
   /** "More like this": recommendations for a catalogue product. */
   async similar(id: string, options: RecommendOptions = {}): Promise<RecommendResult> {
-    const store = this.store;
+    // One snapshot throughout: its vectors and rows belong together (see reload).
+    const s = this.state;
+    const { store } = s;
     const row = store.row(id);
     if (row === undefined) throw new UnknownProductError(`no product "${id}" in the index`);
     const group = store.rowsWithHash((store.items[row] as IndexItem).hash);
     const excluded = group.map((r) => (store.items[r] as IndexItem).id);
-    const kind = this.kindOf(row);
     const vector = await store.vector(row);
-    // Rows of the store searched now (a reload may have come meanwhile).
-    const now = this.store;
-    const exclude = excluded.map((x) => now.row(x)).filter((r): r is number => r !== undefined);
     return {
       query: { recognisedAs: id, excluded },
-      results: await this.nearest(vector, options, exclude, kind),
+      results: await this.nearest(vector, options, group, kindOf(s, row), s),
     };
   }
 
@@ -503,9 +538,9 @@ export class Recommender {
     options: RecommendOptions,
     exclude: readonly number[],
     kind?: string,
-  ): Promise<Recommendation[]> {
     // One snapshot for the whole search: rows mean the same throughout (see reload).
-    const s = this.state;
+    s: Snapshot = this.state,
+  ): Promise<Recommendation[]> {
     const items = s.store.items;
     const k = Math.max(1, options.k ?? 5);
     if (hasFilters(options.where)) filtersOf(s).check(options.where);
@@ -579,6 +614,12 @@ export class Recommender {
   }
 }
 
+/** The value of the learned similarity's classifier column for a product of a snapshot. */
+function kindOf(s: Snapshot, row: number): string | undefined {
+  const column = s.similarity.kindColumn;
+  return column ? s.store.items[row]?.metadata[column] : undefined;
+}
+
 /** The store at a location, opened with its similarity, and the changes written to it replayed. */
 async function loadSnapshot(location: string, options: RecommenderOptions): Promise<Snapshot> {
   let similarity: Similarity | undefined;
@@ -610,6 +651,7 @@ async function loadSnapshot(location: string, options: RecommenderOptions): Prom
         weights: sim.weights,
       },
       generation,
+      space: `${describeSpec(store.spec)} ${sim.identity}`,
     };
     await applyChanges(snapshot, await store.readChanges());
     snapshot.manifest = { ...snapshot.manifest, count: store.count };

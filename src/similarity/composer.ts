@@ -99,6 +99,11 @@ export class Similarity {
     return this.learned ? 'learned' : 'original';
   }
 
+  /** Names the space its search vectors live in: the original's, or one learned similarity's. */
+  get identity(): string {
+    return this.learned ? `learned:${this.learned.file.id}:${this.dim}` : `original:${this.dim}`;
+  }
+
   get weights(): FusionWeights {
     return { ...this.weightsUsed };
   }

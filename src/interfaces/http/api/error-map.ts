@@ -2,7 +2,7 @@
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { type ImageErrorCode, isImageError } from '../../../images/errors.js';
 import { FilterError } from '../../../index/filters.js';
-import { UnknownProductError } from '../../../recommend/recommender.js';
+import { QueryOutdatedError, UnknownProductError } from '../../../recommend/recommender.js';
 import { ApiError } from './api-error.js';
 import { MAX_UPLOAD_BYTES } from './contract.js';
 
@@ -73,6 +73,8 @@ export function toApiError(err: unknown): ApiError | undefined {
   }
   if (err instanceof FilterError) return new ApiError(400, 'bad-filter', err.message);
   if (err instanceof UnknownProductError) return new ApiError(404, 'unknown-product', err.message);
+  // A kept search from before the catalogue changed similarity: like an expired one, upload the photo again.
+  if (err instanceof QueryOutdatedError) return new ApiError(404, 'query-expired', err.message);
   if (hasZodFastifySchemaValidationErrors(err)) {
     return new ApiError(400, 'bad-request', validationMessage(err.validation));
   }

@@ -34,7 +34,7 @@ export const queryRoutes: FastifyPluginAsyncZod<QueryRoutesOptions> = async (
           'Runs the search of an earlier POST /api/recommend again without its photo, with the filters, k and offset given here ' +
           '(none of the upload’s own). The answer is that of POST /api/recommend. ' +
           `A query is kept for ${minutes} minutes after its last use, and only so many are kept: ` +
-          'Errors: 400 bad or unknown parameter, 404 query-expired (upload the photo again).',
+          'Errors: 400 bad or unknown parameter, 404 query-expired (upload the photo again; also when the catalogue has since been reloaded with another similarity).',
         params: queryParamsZ,
         querystring: searchQuery,
         response: { 200: resultsZ, ...errorResponses },
