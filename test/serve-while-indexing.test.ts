@@ -208,8 +208,8 @@ describe('lookalike serve --catalogue while it indexes', { timeout: 900_000 }, (
       assert.ok(counts.size >= 2, `searches grew with the generations: ${[...counts].join(', ')}`);
       const again = new FormData();
       again.append('image', new Blob([await readFile(queryImage(id))], { type: 'image/jpeg' }), `${id}.jpg`);
-      const answer = await fetch(`${url}/api/recommend`, { method: 'POST', body: again });
-      assert.equal(answer.status, 200, await answer.text());
+      const final = await fetch(`${url}/api/recommend`, { method: 'POST', body: again });
+      assert.equal(final.status, 200, await final.text());
     } finally {
       server.child.kill('SIGTERM');
       assert.equal(await server.exited, 0);
