@@ -316,7 +316,10 @@ describe('search and recommendations', () => {
     assert.ok(resolved.space, 'a resolved query names its space');
     assert.equal((await recommender.search(resolved, { k: 3 })).results.length, 3);
     // (A reload with another similarity or spec gives the recommender another space.)
-    assert.throws(() => recommender.search({ ...resolved, space: 'another similarity' }), QueryOutdatedError);
+    await assert.rejects(
+      recommender.search({ ...resolved, space: 'another similarity' }),
+      QueryOutdatedError,
+    );
   });
 
   test('no echoes: a catalogue photo is recognised and left out, identical photos collapse', {

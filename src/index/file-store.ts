@@ -27,7 +27,7 @@ import { appendWal, encodeVector, photosDir, readWal, storePhoto } from './wal.j
 export class FileStore extends ProductTable implements VectorStore {
   readonly filters: FilterIndex;
   /** Unfiltered exact searches that arrive together, searched together. */
-  readonly batcher: SearchBatcher;
+  private readonly batcher: SearchBatcher;
 
   private constructor(
     readonly info: StoreInfo,

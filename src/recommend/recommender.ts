@@ -373,7 +373,7 @@ export class Recommender {
    * Searches with a resolved query: its excluded products (those still in the index) stay out.
    * @throws QueryOutdatedError when the catalogue was reloaded with another similarity or spec since.
    */
-  search(resolved: ResolvedQuery, options: RecommendOptions = {}): Promise<RecommendResult> {
+  async search(resolved: ResolvedQuery, options: RecommendOptions = {}): Promise<RecommendResult> {
     const s = this.state;
     if (resolved.space !== undefined && resolved.space !== s.space) {
       throw new QueryOutdatedError(

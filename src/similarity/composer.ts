@@ -168,7 +168,9 @@ export class Similarity {
    * A shopper's photo (not studio-like) is weighted with the shopper weights.
    */
   compose(visual: Float32Array, colour: Float32Array | undefined, studio = true): Float32Array {
-    return this.composeAndPredict(visual, colour, studio).vector;
+    if (!this.learned) return visual;
+    const z = this.projectOne(visual);
+    return this.composeProjected(visual, z, this.logits(z), colour, studio);
   }
 
   /**
