@@ -38,6 +38,12 @@ interface Lever {
   similarity: SimilarityKind;
   weights?: FusionWeights;
   query?: QueryPrep;
+  /** Shoppers' photos: 'own' for the model's own weights and preparation (default: as every photo). */
+  shopper?: 'own' | { weights: FusionWeights; query: QueryPrep };
+  /** With a shopper head: whether its runner-up kind gets a result (default: the model's). */
+  runnerUp?: boolean;
+  /** Whether colour re-ranks within kind (default: the model's). */
+  colourWithinKind?: boolean;
 }
 
 const manifest = await readManifest(values.index);
@@ -72,6 +78,7 @@ const LEVERS: Lever[] = [
     similarity: 'learned',
     weights: only2('visual', 'colour'),
     query: { match },
+    colourWithinKind: false,
   },
   {
     name: 'visual + learned projection, match',
@@ -93,14 +100,37 @@ const LEVERS: Lever[] = [
   },
   { name: 'all four parts, photos as they are', similarity: 'learned', weights: best, query: {} },
   {
-    name: "default: all four parts + match; shoppers' photos by their own weights",
+    name: "all four parts + match, colour fused with the rest (not within kind); shoppers' photos as the default",
     similarity: 'learned',
+    shopper: 'own',
+    colourWithinKind: false,
+  },
+  {
+    name: "all four parts + match; shoppers' photos as they are, visual alone (the default before the shopper head)",
+    similarity: 'learned',
+    shopper: { weights: visualOnly, query: {} },
+  },
+  {
+    name: "all four parts + match; shoppers' photos: visual + the shopper head's kind, no runner-up",
+    similarity: 'learned',
+    shopper: 'own',
+    runnerUp: false,
+  },
+  {
+    name: "default: all four parts + match; shoppers' photos: visual + the shopper head's kind + a result of the runner-up kind",
+    similarity: 'learned',
+    shopper: 'own',
   },
 ];
 
 const f = (v: number | null | undefined) => (v === null || v === undefined ? '–' : v.toFixed(3));
+const describe = (x: FusionWeights) => {
+  const t = x.visual + x.learned + x.labels + x.colour || 1;
+  return [x.visual, x.learned, x.labels, x.colour].map((v) => (v / t).toFixed(2)).join('/');
+};
 const w = (s: EvalSummary) =>
-  `${s.weights.visual.toFixed(2)}/${s.weights.learned.toFixed(2)}/${s.weights.labels.toFixed(2)}/${s.weights.colour.toFixed(2)}`;
+  describe(s.weights) +
+  (describe(s.shopperWeights) === describe(s.weights) ? '' : `; shoppers ${describe(s.shopperWeights)}`);
 const prep = (s: EvalSummary) =>
   [
     s.queryPrep.crop && 'crop',
@@ -153,12 +183,17 @@ for (const lever of LEVERS.filter((l, i) => !only || only.includes(String(i)) ||
     maxQueries: Number(values['max-queries']),
     heldOutOnly: true,
     similarity: lever.similarity,
-    // A lever applies to every photo: the same weights for shoppers' photos, unless it is the default.
+    // A lever applies to every photo: the same weights for shoppers' photos, unless it says otherwise.
     tuning: {
       weights: lever.weights,
-      shopperWeights: lever.weights,
       query: lever.query,
-      shopperQuery: lever.query,
+      ...(lever.shopper === 'own'
+        ? {}
+        : lever.shopper
+          ? { shopperWeights: lever.shopper.weights, shopperQuery: lever.shopper.query }
+          : { shopperWeights: lever.weights, shopperQuery: lever.query }),
+      ...(lever.runnerUp === undefined ? {} : { runnerUp: lever.runnerUp }),
+      ...(lever.colourWithinKind === undefined ? {} : { colourWithinKind: lever.colourWithinKind }),
     },
   });
   await ev.index.close();

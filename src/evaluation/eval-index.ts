@@ -8,6 +8,7 @@
 import type { CatalogueSchema } from '../catalogue/schema.js';
 import { BatchKnn, type KnnBackend, type KnnResult } from '../compute/knn.js';
 import type { IndexItem } from '../index/store.js';
+import { colourShortlist, colourWithinKind } from '../recommend/colour-within-kind.js';
 import { Recommender } from '../recommend/recommender.js';
 import type { SimilarityKind } from '../similarity/model.js';
 import type { SimilarityTuning } from '../similarity/open.js';
@@ -122,6 +123,53 @@ export class EvalIndex {
       if (neighbours.length === want) return { neighbours, complete: true };
     }
     return { neighbours, complete: result.k >= this.count };
+  }
+
+  /** Neighbours to search for `want` results, enough for colour within kind where the similarity has it. */
+  width(want: number): number {
+    return this.recommender.similarity.colourWithinKind ? colourShortlist(want) : want;
+  }
+
+  /**
+   * The vector to search with for a query vector: without its colour part where colour re-ranks
+   * within kind (the short list is ranked without it, as Recommender.nearest does).
+   */
+  searchVector(vector: Float32Array): Float32Array {
+    const sim = this.recommender.similarity;
+    return sim.colourWithinKind && sim.hasColour(vector) ? sim.withoutColour(vector) : vector;
+  }
+
+  /**
+   * Query `query`'s first `want` results as the recommender ranks them, from a batched search
+   * with `searchVector(vector)`: collapse, then, where the similarity has it, colour within kind
+   * over the short list (scores then fused, colour included). Not complete when the short list ran
+   * short: the caller then takes the slow path (nearest).
+   */
+  top(
+    result: KnnResult,
+    query: number,
+    want: number,
+    exclude: number,
+    vector: Float32Array,
+  ): { neighbours: Neighbour[]; complete: boolean } {
+    const sim = this.recommender.similarity;
+    if (!sim.colourWithinKind || !sim.hasColour(vector)) return this.collapse(result, query, want, exclude);
+    const size = colourShortlist(want);
+    const short = this.collapse(result, query, size, exclude);
+    if (!short.complete && short.neighbours.length < size) return { neighbours: [], complete: false };
+    const column = sim.kindColumn as string;
+    const dim = this.dim;
+    const candidates = short.neighbours.map((n) => {
+      const colour = sim.colourContribution(vector, this.vectors.subarray(n.row * dim, (n.row + 1) * dim));
+      return {
+        item: { row: n.row, score: n.score + colour },
+        score: n.score + colour,
+        colour,
+        kind: this.item(n.row).metadata[column],
+      };
+    });
+    candidates.sort((a, b) => b.score - a.score);
+    return { neighbours: colourWithinKind(candidates, want), complete: true };
   }
 
   /** The slow path: Recommender.nearest for one vector. */

@@ -5,7 +5,7 @@
 
 import type { KnnBackend } from '../compute/knn.js';
 import type { EmbedderOptions } from '../embeddings/embedder.js';
-import type { SimilarityKind } from '../similarity/model.js';
+import type { SimilarityFile, SimilarityKind } from '../similarity/model.js';
 import type { SimilarityTuning } from '../similarity/open.js';
 import { SPLIT_NAME } from '../similarity/split.js';
 import { EvalIndex } from './eval-index.js';
@@ -95,6 +95,8 @@ export async function evaluate(options: EvaluateOptions): Promise<Evaluation> {
       shopperWeights: index.recommender.similarity.shopperWeights,
       queryPrep: index.recommender.similarity.queryPrep,
       shopperQueryPrep: index.recommender.similarity.shopperQueryPrep,
+      colourWithinKind: index.recommender.similarity.colourWithinKind,
+      ...shopperHeadOf(index.recommender.similarity.learned?.file.shopperHead),
       split: SPLIT_NAME,
       date: new Date().toISOString(),
       labels: index.labels,
@@ -125,4 +127,8 @@ function streetFigures(street: StreetEvaluation): EvalSummary['street'] {
     perLabel: street.perLabel,
     seconds: street.seconds,
   };
+}
+
+function shopperHeadOf(head: SimilarityFile['shopperHead']): Pick<EvalSummary, 'shopperHead'> {
+  return head ? { shopperHead: { source: head.source, part: head.part, photos: head.photos } } : {};
 }

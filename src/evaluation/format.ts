@@ -86,8 +86,14 @@ export function metricsText(summary: EvalSummary, reportPath?: string): string {
   const loo = summary.leaveOneOut;
   const lines = [
     `Index ${summary.index}: ${summary.products} products (${summary.distinctPhotos} distinct photos), ${describeSpec(summary.spec)}`,
-    `Similarity: ${summary.similarity} (weights ${describeWeights(summary.weights)}; shoppers' photos ${describeWeights(summary.shopperWeights)})`,
+    `Similarity: ${summary.similarity} (weights ${describeWeights(summary.weights)}; shoppers' photos ${describeWeights(summary.shopperWeights)})` +
+      (summary.colourWithinKind ? '; colour re-ranks within the kinds chosen without it' : ''),
     `Query photos prepared: ${describePrep(summary.queryPrep)}; shoppers' photos: ${describePrep(summary.shopperQueryPrep)}`,
+    ...(summary.shopperHead
+      ? [
+          `Shoppers' photos' kind: learned from ${summary.shopperHead.photos} labelled photos (the ${summary.shopperHead.part} half) of ${summary.shopperHead.source}; only the other half measures it`,
+        ]
+      : []),
     `Split: ${summary.split}; ${loo.heldOut} held-out products`,
     `Labels judged: ${summary.labels.columns.join(', ') || '–'}${summary.labels.kind === null ? '' : `; kind: ${summary.labels.kind}`}`,
     `Leave-one-out: ${loo.products} queries, k=${loo.k}, in ${loo.seconds.toFixed(2)} s` +

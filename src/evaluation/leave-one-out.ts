@@ -53,7 +53,7 @@ export async function leaveOneOut(
   const similarity = index.recommender.similarity;
   const queryOf = (row: number): Float32Array =>
     similarity.asPhotoQuery(index.vectors.subarray(row * dim, (row + 1) * dim));
-  const searchK = Math.min(index.count, k + index.maxGroup + (options.margin ?? 16));
+  const searchK = Math.min(index.count, index.width(k) + index.maxGroup + (options.margin ?? 16));
   // The groups (distinct photos) that are queried: identical photos are on one side of the split.
   const queried = groups
     .map((_, g) => g)
@@ -65,7 +65,7 @@ export async function leaveOneOut(
         const block = new Float32Array(size * dim);
         for (let i = 0; i < size; i++) {
           const row = (groups[queried[start + i] as number] as number[])[0] as number;
-          block.set(queryOf(row), i * dim);
+          block.set(index.searchVector(queryOf(row)), i * dim);
         }
         return block;
       },
@@ -76,9 +76,9 @@ export async function leaveOneOut(
   let fallbacks = 0;
   const perGroup = new Map<number, Neighbour[]>();
   for (const [i, group] of queried.entries()) {
-    const { neighbours, complete } = index.collapse(found, i, k, group);
-    if (!complete) fallbacks += 1;
     const first = (groups[group] as number[])[0] as number;
+    const { neighbours, complete } = index.top(found, i, k, group, queryOf(first));
+    if (!complete) fallbacks += 1;
     perGroup.set(group, complete ? neighbours : await index.nearest(queryOf(first).slice(), k, group));
   }
 

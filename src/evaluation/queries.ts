@@ -128,24 +128,28 @@ export async function evaluateQueries(
   });
   const queries = new Float32Array(photos.length * dim);
   vectors.forEach((v, i) => {
-    queries.set(v, i * dim);
+    queries.set(index.searchVector(v), i * dim);
   });
 
-  const found = await index.knn.search(queries, K + index.maxGroup + 32);
+  const found = await index.knn.search(queries, index.width(K) + index.maxGroup + 32);
   const cases: QueryCase[] = [];
   for (const [i, photo] of photos.entries()) {
     const own = index.groupOf[photo.row] as number;
     const all = index.collapse(found, i, Number.POSITIVE_INFINITY, NO_GROUP).neighbours;
     const vector = vectors[i] as Float32Array;
-    const top = index.collapse(found, i, K, NO_GROUP);
-    const others = index.collapse(found, i, K, own);
+    const top = index.top(found, i, K, NO_GROUP, vector);
+    const others = index.top(found, i, K, own, vector);
+    const results = top.complete ? top.neighbours : await index.nearest(vector, K, NO_GROUP);
+    // 0 until found: a product beyond the first neighbours is ranked by a full search below. Within
+    // the first K, its rank among the results as ranked (colour within kind may move it, or out).
+    const shown = results.findIndex((n) => index.groupOf[n.row] === own) + 1;
+    const raw = all.findIndex((n) => index.groupOf[n.row] === own) + 1;
     cases.push({
       id: photo.id,
       path: photo.path,
       row: photo.row,
-      // 0 until found: a product beyond the first neighbours is ranked by a full search below.
-      rank: all.findIndex((n) => index.groupOf[n.row] === own) + 1,
-      results: top.complete ? top.neighbours : await index.nearest(vector, K, NO_GROUP),
+      rank: shown > 0 ? shown : raw > 0 && raw <= K ? K + 1 : raw,
+      results,
       others: others.complete ? others.neighbours : await index.nearest(vector, K, own),
     });
   }
@@ -156,7 +160,7 @@ export async function evaluateQueries(
     const chunk = deep.slice(start, start + DEEP_BLOCK);
     const block = new Float32Array(chunk.length * dim);
     chunk.forEach((q, j) => {
-      block.set(vectors[q] as Float32Array, j * dim);
+      block.set(index.searchVector(vectors[q] as Float32Array), j * dim);
     });
     const full = await index.knn.search(block, index.count);
     chunk.forEach((q, j) => {

@@ -6,16 +6,13 @@
  * photo with a mapped label: the share of its 5 results of a right kind (P@5), and whether any is
  * (hit@5). The photos are split in two halves by file name: one to tune on, one to report.
  */
-import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { parse } from 'csv-parse/sync';
-import { z } from 'zod';
+import { resolve } from 'node:path';
+import pLimit from 'p-limit';
 import type { EmbedderOptions } from '../embeddings/embedder.js';
 import { isImageError } from '../images/errors.js';
-import { readJsonFile } from '../io/json-file.js';
-import { type StreetPart, streetPart } from '../similarity/split.js';
-import { type EvalIndex, type Neighbour, NO_GROUP } from './eval-index.js';
+import { readShopperPhotos, ShopperPhotosError } from '../similarity/shopper-photos.js';
+import type { StreetPart } from '../similarity/split.js';
+import type { EvalIndex, Neighbour } from './eval-index.js';
 import { K, Mean } from './metrics.js';
 import type { StreetMetrics } from './summary.js';
 
@@ -54,11 +51,6 @@ export interface StreetOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.webp'];
-/** The label map's names, the generic one first. */
-const MAP_FILES = ['label-to-kinds.json', 'label-to-articletypes.json'];
-const labelMapZ = z.record(z.string(), z.array(z.string()));
-
 function metrics(cases: StreetCase[]): StreetMetrics {
   const p = new Mean();
   const h = new Mean();
@@ -82,57 +74,42 @@ export async function evaluateStreet(
       "the catalogue's schema has no kind column (nor any facet) to judge street photos' results by",
     );
   }
-  const labelsPath = join(dir, 'labels.csv');
-  const mapPath = MAP_FILES.map((f) => join(dir, f)).find((p) => existsSync(p));
-  if (!existsSync(labelsPath) || !mapPath) {
-    throw new StreetError(`${dir} needs labels.csv (image,label) and ${MAP_FILES.join(' or ')}`);
-  }
-  const rows = parse(await readFile(labelsPath, 'utf8'), { columns: true, skip_empty_lines: true }) as Record<
-    string,
-    string
-  >[];
-  const map = await readJsonFile(mapPath, labelMapZ);
-  const mapped = rows.filter((r) => r.image && r.label && map[r.label] !== undefined);
-  const photos = mapped.flatMap((r) => {
-    const base = join(dir, 'images', r.image as string);
-    const path = [base, ...IMAGE_EXTENSIONS.map((e) => `${base}${e}`)].find((p) => existsSync(p));
-    return path ? [{ image: r.image as string, label: r.label as string, path }] : [];
+  const folder = await readShopperPhotos(dir).catch((err: unknown) => {
+    throw err instanceof ShopperPhotosError ? new StreetError(err.message) : err;
   });
-  if (photos.length === 0)
-    throw new StreetError(`no photos with a mapped label under ${join(dir, 'images')}`);
-
-  const vectors = await index.recommender.queryVectors(
+  const { map, photos } = folder;
+  // Resolved and searched as an upload is: the same ranking the page and the API give.
+  const resolved = await index.recommender.resolvePhotos(
     photos.map((p) => p.path),
     options.embedder,
     options.onProgress,
   );
+  const rowOf = new Map(index.items.map((item, row) => [item.id, row]));
   const failed: StreetEvaluation['failed'] = [];
   const cases: StreetCase[] = [];
-  const good: { photo: (typeof photos)[number]; vector: Float32Array }[] = [];
-  vectors.forEach((v, i) => {
+  const limit = pLimit(16);
+  const found = await Promise.all(
+    resolved.map((r) => (isImageError(r) ? undefined : limit(() => index.recommender.search(r, { k: K })))),
+  );
+  found.forEach((result, i) => {
     const photo = photos[i] as (typeof photos)[number];
-    if (isImageError(v)) failed.push({ image: photo.image, reason: v.reason });
-    else good.push({ photo, vector: v });
-  });
-  const queries = new Float32Array(good.length * index.dim);
-  good.forEach((g, i) => {
-    queries.set(g.vector, i * index.dim);
-  });
-  const found = await index.knn.search(queries, K + index.maxGroup + 16);
-  for (const [i, { photo, vector }] of good.entries()) {
-    const top = index.collapse(found, i, K, NO_GROUP);
-    const results = top.complete ? top.neighbours : await index.nearest(vector, K, NO_GROUP);
+    const r = resolved[i];
+    if (isImageError(r)) failed.push({ image: photo.image, reason: r.reason });
+    if (!result) return;
+    const results: Neighbour[] = result.results.map((x) => ({
+      row: rowOf.get(x.id) as number,
+      score: x.score,
+    }));
     const right = new Set(map[photo.label]);
     const hits = results.filter((n) => right.has(index.item(n.row).metadata[column] ?? '')).length;
-    const part = streetPart(photo.image);
-    cases.push({ image: photo.image, path: photo.path, label: photo.label, part, results, hits });
-  }
+    cases.push({ image: photo.image, path: photo.path, label: photo.label, part: photo.part, results, hits });
+  });
   const labels = [...new Set(cases.map((c) => c.label))].sort();
   return {
     dir,
     column,
-    labelled: rows.length,
-    mapped: mapped.length,
+    labelled: folder.labelled,
+    mapped: folder.mapped,
     failed,
     parts: {
       tune: metrics(cases.filter((c) => c.part === 'tune')),

@@ -84,6 +84,10 @@ export const evalSummaryZ = z.object({
   shopperWeights: SimilarityFileSchema.shape.weights,
   queryPrep: SimilarityFileSchema.shape.query,
   shopperQueryPrep: SimilarityFileSchema.shape.query,
+  /** Whether the colour part re-ranks within the kinds chosen without it (colour-within-kind.ts). */
+  colourWithinKind: z.boolean().optional(),
+  /** What the shopper head (the kind of a shopper's photo) learned from, if the model has one. */
+  shopperHead: z.object({ source: z.string(), part: z.string(), photos: count }).optional(),
   /** The fixed product split: leave-one-out and query-photo figures are over held-out products. */
   split: z.string(),
   date: z.string(),

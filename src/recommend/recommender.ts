@@ -22,7 +22,7 @@ import { COLOUR_DIM, colourOf, smallRgb } from '../images/colour.js';
 import { type ImageError, isImageError } from '../images/errors.js';
 import { findForeground, type RgbImage } from '../images/foreground.js';
 import { hasPrep, prepareQueryPixels } from '../images/query-prep.js';
-import { FilterIndex, type Filters, hasFilters } from '../index/filters.js';
+import { emptyFilters, FilterIndex, type Filters, hasFilters } from '../index/filters.js';
 import { LiveStore } from '../index/live-store.js';
 import { openStore } from '../index/location/open.js';
 import type { IndexItem, OpenStoreOptions, StoredChange, StoreInfo } from '../index/port.js';
@@ -31,6 +31,7 @@ import { photosDir } from '../index/wal.js';
 import { type Prediction, Similarity } from '../similarity/composer.js';
 import type { FusionWeights, SimilarityKind } from '../similarity/model.js';
 import { openSimilarity, type SimilarityTuning } from '../similarity/open.js';
+import { colourShortlist, colourWithinKind } from './colour-within-kind.js';
 
 export interface Recommendation {
   id: string;
@@ -80,10 +81,31 @@ export interface ResolvedQuery {
    */
   space?: string;
   query: QueryInfo;
-  /** The kind that explains results of that kind ("same <kind column>"), where known. */
-  kind?: string;
+  /** The kind(s) that explain results of that kind ("same <kind column>"), where known. */
+  kind?: string | readonly string[];
   /** False for a shopper's own photo (not on a plain light background, as catalogue photos are). */
   studio?: boolean;
+  /**
+   * A shopper's photo, with a shopper head: the kinds of its runner-up label. When none of the
+   * first five results is of them, the best product of them takes rank 5 (see hedge).
+   */
+  runnerUp?: readonly string[];
+}
+
+/**
+ * The rank the shopper head's runner-up kind is given, when the ranking has none of it above:
+ * four results of what the photo most likely shows, and one of the next likeliest. Measured on
+ * street-dev's tune half (README, "Shoppers' photos"): a shopper's photo whose kind the head gets
+ * wrong then still has a result of the right kind about half the time.
+ */
+export const HEDGE_RANK = 5;
+/** Hits a search with a runner-up reads, among which the runner-up's best is looked for first. */
+const HEDGE_POOL = 100;
+
+/** Hits of a search kept for a second look (Recommender.nearest's `pool`). */
+interface Hits {
+  want: number;
+  hits: { row: number; score: number }[];
 }
 
 /** A query photo ready to embed: prepared, its mirror image (test-time flip) and its colours. */
@@ -355,18 +377,19 @@ export class Recommender {
         kind: kindOf(s, first),
       };
     }
-    const { vector, predicted, studio } = await this.photoQuery(image, bytes, s);
-    // A confident guess of the photo's kind explains results of that kind.
-    const guess = predicted?.[0];
-    // (Not for shoppers' photos: the guess is right for only about a third of them.)
-    const kind = studio && guess && guess.probability >= 0.5 ? guess.value : undefined;
-    return {
-      vector,
-      space: s.space,
-      query: { excluded: [], ...(predicted ? { predicted } : {}) },
-      kind,
-      studio,
-    };
+    const embedder = await this.getEmbedder();
+    const { similarity } = s;
+    if (!similarity.learned) {
+      return {
+        vector: (await embedder.embed([image]))[0] as Float32Array,
+        space: s.space,
+        query: { excluded: [] },
+      };
+    }
+    const prepared = await this.prepare([{ image, bytes }], similarity);
+    const [visual] = await this.embedPrepared(embedder, prepared);
+    if (!visual || isImageError(visual)) throw visual;
+    return photoResolved(s, visual, prepared[0] as PreparedQuery);
   }
 
   /**
@@ -391,33 +414,46 @@ export class Recommender {
     const exclude = resolved.query.excluded
       .map((id) => s.store.row(id))
       .filter((row): row is number => row !== undefined);
-    return {
-      query: resolved.query,
-      results: await this.nearest(resolved.vector, options, exclude, resolved.kind, s),
-    };
+    // A runner-up kind is looked for first among the hits the search reads anyway (see hedge).
+    const pool: Hits = { want: resolved.runnerUp?.length ? HEDGE_POOL : 0, hits: [] };
+    const results = await this.nearest(resolved.vector, options, exclude, resolved.kind, s, pool);
+    return { query: resolved.query, results: await this.hedge(results, resolved, options, exclude, s, pool) };
   }
 
   /**
-   * The search vector of a photo that is not in the catalogue: prepared as the similarity says
-   * (found, cropped, brought to the catalogue's resolution), embedded, and fused with its colour.
+   * A shopper's photo with a runner-up kind (see HEDGE_RANK): when none of the first results is
+   * of it, its best product takes rank HEDGE_RANK and the rest move down. Not when the search is
+   * filtered by kind, nor for fewer results than that rank.
    */
-  async queryVector(image: PhotoInput, bytes?: Buffer): Promise<Float32Array> {
-    return (await this.photoQuery(image, bytes, this.state)).vector;
-  }
-
-  private async photoQuery(
-    image: PhotoInput,
-    bytes: Buffer | undefined,
+  private async hedge(
+    results: Recommendation[],
+    resolved: ResolvedQuery,
+    options: RecommendOptions,
+    exclude: readonly number[],
     s: Snapshot,
-  ): Promise<{ vector: Float32Array; predicted?: QueryInfo['predicted']; studio?: boolean }> {
-    const embedder = await this.getEmbedder();
-    const { similarity } = s;
-    if (!similarity.learned) return { vector: (await embedder.embed([image]))[0] as Float32Array };
-    const prepared = await this.prepare([{ image, bytes }], similarity);
-    const [visual] = await this.embedPrepared(embedder, prepared);
-    if (!visual || isImageError(visual)) throw visual;
-    const studio = prepared[0]?.studio ?? true;
-    return { ...similarity.composeAndPredict(visual, prepared[0]?.colour, studio), studio };
+    pool: Hits,
+  ): Promise<Recommendation[]> {
+    const kinds = resolved.runnerUp;
+    const column = s.similarity.kindColumn;
+    if (!kinds?.length || !column || results.length < HEDGE_RANK) return results;
+    if ((options.where?.[column]?.length ?? 0) > 0) return results;
+    const ofKind = (r: Recommendation) => kinds.includes(r.metadata[column] ?? '');
+    if (results.slice(0, HEDGE_RANK).some(ofKind)) return results;
+    // The best of the kind among the search's own hits (same filters, exclusions applied), or else
+    // a search of that kind's products.
+    const pooled = pool.hits.find((h) =>
+      kinds.includes((s.store.items[h.row] as IndexItem).metadata[column] ?? ''),
+    );
+    const where = emptyFilters();
+    for (const [c, values] of Object.entries(options.where ?? {})) where[c] = values;
+    where[column] = [...kinds];
+    const [extra] = pooled
+      ? await this.explain([this.describe(pooled.row, pooled.score, s)], resolved.vector, undefined, s)
+      : await this.nearest(resolved.vector, { k: 1, where }, exclude, undefined, s);
+    if (!extra) return results;
+    extra.reasons.push(`another likely ${column}: ${extra.metadata[column] ?? ''}`);
+    const rest = results.slice(HEDGE_RANK - 1).filter((r) => r.id !== extra.id);
+    return [...results.slice(0, HEDGE_RANK - 1), extra, ...rest].slice(0, results.length);
   }
 
   /**
@@ -429,28 +465,39 @@ export class Recommender {
     embedderOptions: Pick<EmbedderOptions, 'device' | 'batchSize' | 'threads'> = {},
     onProgress?: (done: number, total: number) => void,
   ): Promise<(Float32Array | ImageError)[]> {
+    const resolved = await this.resolvePhotos(paths, embedderOptions, onProgress);
+    return resolved.map((r) => (isImageError(r) ? r : r.vector));
+  }
+
+  /**
+   * Photos resolved as `resolve` does (for evaluation: searched with `search`, they get what an
+   * upload gets), in batches with an embedder of their own; a photo that cannot be read gives its
+   * ImageError in its place. Photos are taken as photos, even those of catalogue products.
+   */
+  async resolvePhotos(
+    paths: string[],
+    embedderOptions: Pick<EmbedderOptions, 'device' | 'batchSize' | 'threads'> = {},
+    onProgress?: (done: number, total: number) => void,
+  ): Promise<(ResolvedQuery | ImageError)[]> {
+    const s = this.state;
     const embedder = await Embedder.create({ ...embedderOptions, ...optionsForSpec(this.manifest.spec) });
     try {
-      const out: (Float32Array | ImageError)[] = [];
+      const out: (ResolvedQuery | ImageError)[] = [];
       const chunk = 64;
       onProgress?.(0, paths.length);
       for (let start = 0; start < paths.length; start += chunk) {
         const part = paths.slice(start, start + chunk);
-        const prepared = this.similarity.learned
+        const prepared = s.similarity.learned
           ? await this.prepare(
               await Promise.all(
                 part.map(async (image) => ({ image, bytes: await readFile(image).catch(() => undefined) })),
               ),
-              this.similarity,
+              s.similarity,
             )
           : part.map((image): PreparedQuery => ({ input: image }));
         const vectors = await this.embedPrepared(embedder, prepared);
         vectors.forEach((v, i) => {
-          out.push(
-            isImageError(v)
-              ? v
-              : this.similarity.compose(v, prepared[i]?.colour, prepared[i]?.studio ?? true),
-          );
+          out.push(isImageError(v) ? v : photoResolved(s, v, prepared[i] as PreparedQuery));
         });
         onProgress?.(out.length, paths.length);
       }
@@ -537,48 +584,94 @@ export class Recommender {
     vector: Float32Array,
     options: RecommendOptions,
     exclude: readonly number[],
-    kind?: string,
+    kind?: string | readonly string[],
     // One snapshot for the whole search: rows mean the same throughout (see reload).
     s: Snapshot = this.state,
+    /** Asks the search for at least `want` hits, and keeps them (excluded ones left out) in `hits`. */
+    pool?: Hits,
   ): Promise<Recommendation[]> {
     const items = s.store.items;
     const k = Math.max(1, options.k ?? 5);
     if (hasFilters(options.where)) filtersOf(s).check(options.where);
     const excludeHashes = [...new Set(exclude.map((r) => (items[r] as IndexItem).hash))];
-    let want = k + 8;
+    // With colour within kind, a short list to re-rank (see colour-within-kind.ts).
+    const rerank = s.similarity.colourWithinKind && s.similarity.hasColour(vector);
+    const target = rerank ? colourShortlist(k) : k;
+    const finish = async (out: { row: number; score: number }[]) => {
+      const chosen = rerank ? await this.colourWithinKind(out, vector, k, s) : out;
+      return this.explain(
+        chosen.map((hit) => this.describe(hit.row, hit.score, s)),
+        vector,
+        kind,
+        s,
+      );
+    };
+    // The short list is ranked without the colour part: its first k decide the kinds exactly.
+    const searched = rerank ? s.similarity.withoutColour(vector) : vector;
+    let want = Math.max(target + 8, pool?.want ?? 0);
     for (;;) {
-      const hits = await s.store.nearest(vector, { k: want, where: options.where, excludeHashes });
+      const hits = await s.store.nearest(searched, { k: want, where: options.where, excludeHashes });
+      // (Not re-ranked hits: their scores are without colour.)
+      if (pool && !rerank) pool.hits = hits;
       const seen = new Set<string>();
-      const out: Recommendation[] = [];
+      const out: { row: number; score: number }[] = [];
       for (const hit of hits) {
         const hash = (items[hit.row] as IndexItem).hash;
         if (seen.has(hash)) continue;
         seen.add(hash);
-        out.push(this.describe(hit.row, hit.score, s));
-        if (out.length === k) return this.explain(out, vector, kind, s);
+        out.push(hit);
+        if (out.length === target) return finish(out);
       }
       // Fewer hits than asked for: nothing more to find.
-      if (hits.length < want || want >= items.length) return this.explain(out, vector, kind, s);
+      if (hits.length < want || want >= items.length) return finish(out);
       want *= 4;
     }
+  }
+
+  /**
+   * The first k of a short list ranked without the colour part (best first), with colour within
+   * kind: their fused scores (colour included) are computed here, and are the scores shown.
+   */
+  private async colourWithinKind(
+    hits: { row: number; score: number }[],
+    query: Float32Array,
+    k: number,
+    s: Snapshot,
+  ): Promise<{ row: number; score: number }[]> {
+    const column = s.similarity.kindColumn as string;
+    const candidates = await Promise.all(
+      hits.map(async (hit) => {
+        const colour = s.similarity.colourContribution(query, await s.store.vector(hit.row));
+        return {
+          item: { row: hit.row, score: hit.score + colour },
+          score: hit.score + colour,
+          colour,
+          kind: (s.store.items[hit.row] as IndexItem).metadata[column],
+        };
+      }),
+    );
+    candidates.sort((a, b) => b.score - a.score);
+    return colourWithinKind(candidates, k);
   }
 
   /** Adds why each result matched: the same colour (colour similarity), the same kind. */
   private async explain(
     results: Recommendation[],
     query: Float32Array,
-    kind: string | undefined,
+    kind: string | readonly string[] | undefined,
     s: Snapshot,
   ): Promise<Recommendation[]> {
     const column = s.similarity.kindColumn;
     if (!s.similarity.learned || !column) return results;
+    const kinds: readonly string[] = typeof kind === 'string' ? [kind] : (kind ?? []);
     for (const r of results) {
       const row = s.store.row(r.id);
       if (row === undefined) continue; // (deleted meanwhile)
       if (s.similarity.colourSimilarity(query, await s.store.vector(row)) >= SAME_COLOUR) {
         r.reasons.push('same colour');
       }
-      if (kind && r.metadata[column] === kind) r.reasons.push(`same ${column}: ${kind}`);
+      const value = r.metadata[column];
+      if (value && kinds.includes(value)) r.reasons.push(`same ${column}: ${value}`);
     }
     return results;
   }
@@ -615,6 +708,36 @@ export class Recommender {
 }
 
 /** The value of the learned similarity's classifier column for a product of a snapshot. */
+/**
+ * A photo's resolved query from its visual vector: fused with its colour (learned similarity), with
+ * what the heads guess of it. A confident guess of its kind explains results of that kind: the
+ * catalogue heads' for a catalogue-like photo; for a shopper's photo only the shopper head's (the
+ * catalogue heads' guess is right for about a third of them), which also names a runner-up.
+ */
+function photoResolved(s: Snapshot, visual: Float32Array, prepared: PreparedQuery): ResolvedQuery {
+  const { similarity } = s;
+  if (!similarity.learned) return { vector: visual, space: s.space, query: { excluded: [] } };
+  const studio = prepared.studio ?? true;
+  const { vector, predicted } = similarity.composeAndPredict(visual, prepared.colour, studio);
+  const guess = predicted[0];
+  const shopper = studio ? undefined : similarity.shopperGuess(visual);
+  const kind = studio
+    ? guess && guess.probability >= 0.5
+      ? guess.value
+      : undefined
+    : shopper && shopper.probability >= 0.5
+      ? shopper.kinds
+      : undefined;
+  return {
+    vector,
+    space: s.space,
+    query: { excluded: [], predicted },
+    kind,
+    studio,
+    ...(shopper?.runnerUp ? { runnerUp: shopper.runnerUp.kinds } : {}),
+  };
+}
+
 function kindOf(s: Snapshot, row: number): string | undefined {
   const column = s.similarity.kindColumn;
   return column ? s.store.items[row]?.metadata[column] : undefined;

@@ -21,12 +21,22 @@ import { MatMul } from '../compute/matmul.js';
 import { COLOUR_DIM } from '../images/colour.js';
 import type { QueryPrep } from '../images/query-prep.js';
 import type { FusionWeights, LoadedSimilarity } from './model.js';
-import { project } from './projection.js';
+import { project, standardise } from './projection.js';
+import { type ShopperHead, shopperLabelProbabilities } from './shopper-head.js';
 
 interface Part {
   offset: number;
   size: number;
   root: number;
+}
+
+/** The shopper head's reading of a shopper's photo (Similarity.shopperGuess). */
+export interface ShopperGuess {
+  label: string;
+  kinds: string[];
+  probability: number;
+  /** The likeliest other label with other kinds, and those kinds. */
+  runnerUp?: { label: string; kinds: string[] };
 }
 
 export interface Prediction {
@@ -44,6 +54,10 @@ export class Similarity {
   private readonly weightsUsed: FusionWeights;
   /** Query-side root weights for shoppers' photos, scaled so that root_q · root_catalogue = weight. */
   private readonly shopperRoots: number[] | undefined;
+  /** The label block the shopper head's kinds fill (the kind column's), with the head. */
+  private readonly shopperKind:
+    | { part: Part & { classes: Map<string, number> }; head: ShopperHead }
+    | undefined;
 
   private constructor(
     readonly visualDim: number,
@@ -74,6 +88,9 @@ export class Similarity {
     }));
     this.colour = part(learned ? COLOUR_DIM : 0, this.weightsUsed.colour);
     this.dim = offset;
+    const headColumn = learned?.file.shopperHead?.column;
+    const kindPart = this.labels.find((l) => l.column === headColumn);
+    if (learned?.shopperHead && kindPart) this.shopperKind = { part: kindPart, head: learned.shopperHead };
     const sw = learned?.file.shopperWeights;
     if (sw) {
       const t = sw.visual + sw.learned + sw.labels + sw.colour || 1;
@@ -196,6 +213,7 @@ export class Similarity {
     colour: Float32Array | undefined,
     studio: boolean,
   ): Float32Array {
+    if (!studio && this.shopperKind) return this.composeShopper(visual, z, colour, this.shopperKind);
     const out = this.composeStudio(visual, z, logits, colour);
     if (studio || !this.shopperRoots) return out;
     // Re-weight each part (its catalogue-side root is fixed), then back to unit length.
@@ -213,6 +231,85 @@ export class Similarity {
     norm = Math.sqrt(norm) || 1;
     for (let i = 0; i < out.length; i++) out[i] = (out[i] as number) / norm;
     return out;
+  }
+
+  /**
+   * A shopper's photo with a shopper head: each part weighted by the shopper weights, and the kind
+   * block holding, per kind, the head's probability that the photo shows it (not normalised, so
+   * that the score adds labels weight x that probability). The other label blocks stay empty.
+   */
+  private composeShopper(
+    visual: Float32Array,
+    z: Float32Array,
+    colour: Float32Array | undefined,
+    kind: NonNullable<Similarity['shopperKind']>,
+  ): Float32Array {
+    const sw = this.shopperWeights;
+    const total = sw.visual + sw.learned + sw.labels + sw.colour || 1;
+    const out = new Float32Array(this.dim);
+    const put = (part: Part, values: Float32Array, weight: number, normalise = true) => {
+      if (part.size === 0 || part.root === 0 || weight === 0) return;
+      let norm = 0;
+      if (normalise) for (let i = 0; i < part.size; i++) norm += (values[i] as number) ** 2;
+      const scale = weight / total / part.root / (normalise ? Math.sqrt(norm) || 1 : 1);
+      for (let i = 0; i < part.size; i++) out[part.offset + i] = (values[i] as number) * scale;
+    };
+    put(this.visual, visual, sw.visual);
+    put(this.projected, z, sw.learned);
+    if (colour?.some((v) => v !== 0)) put(this.colour, colour, sw.colour);
+    const p = this.shopperLabels(visual, kind.head);
+    const perKind = new Float32Array(kind.part.size);
+    kind.head.kinds.forEach((kinds, j) => {
+      for (const k of kinds) {
+        const at = kind.part.classes.get(k);
+        if (at !== undefined) perKind[at] = (perKind[at] as number) + (p[j] as number);
+      }
+    });
+    put(kind.part, perKind, sw.labels, false);
+    let norm = 0;
+    for (const x of out) norm += x * x;
+    norm = Math.sqrt(norm) || 1;
+    for (let i = 0; i < out.length; i++) out[i] = (out[i] as number) / norm;
+    return out;
+  }
+
+  /** The shopper head's label probabilities for a visual vector. */
+  private shopperLabels(visual: Float32Array, head: ShopperHead): Float32Array {
+    return shopperLabelProbabilities(
+      head,
+      standardise((this.learned as LoadedSimilarity).projection, visual),
+    );
+  }
+
+  /**
+   * What the shopper head makes of a shopper's photo (undefined without one): the label it most
+   * likely shows, the catalogue kinds that count as it and how likely; and the runner-up, the
+   * likeliest label that brings other kinds (the recommender gives it a result of its own).
+   */
+  shopperGuess(visual: Float32Array): ShopperGuess | undefined {
+    const head = this.shopperKind?.head;
+    if (!head) return undefined;
+    const p = this.shopperLabels(visual, head);
+    const order = Array.from(p.keys()).sort((a, b) => (p[b] as number) - (p[a] as number));
+    const best = order[0] as number;
+    const kinds = head.kinds[best] ?? [];
+    const next = order.slice(1).find((j) => (head.kinds[j] ?? []).some((k) => !kinds.includes(k)));
+    return {
+      label: head.labels[best] as string,
+      kinds,
+      probability: p[best] as number,
+      // (Only where the head counts in the score: a lever measured without it has no runner-up.)
+      ...(next === undefined ||
+      this.learned?.file.shopperHead?.runnerUp === false ||
+      this.shopperWeights.labels === 0
+        ? {}
+        : {
+            runnerUp: {
+              label: head.labels[next] as string,
+              kinds: (head.kinds[next] ?? []).filter((k) => !kinds.includes(k)),
+            },
+          }),
+    };
   }
 
   private composeStudio(
@@ -261,6 +358,35 @@ export class Similarity {
       const value = [...l.classes.keys()][best] as string;
       return { column: l.column, value, probability: p[best] as number };
     });
+  }
+
+  /** Whether the colour part re-ranks results only within the kinds chosen without it (colour-within-kind.ts). */
+  get colourWithinKind(): boolean {
+    return (
+      this.colour.root > 0 && this.kindColumn !== undefined && this.learned?.file.colourWithinKind === true
+    );
+  }
+
+  /** The colour part's share of the dot product of a query and a product vector (0 without colour). */
+  colourContribution(query: Float32Array, product: Float32Array): number {
+    const { offset, size } = this.colour;
+    let s = 0;
+    for (let i = offset; i < offset + size; i++) s += (query[i] as number) * (product[i] as number);
+    return s;
+  }
+
+  /** A copy of a query vector without its colour part: it scores products without colour. */
+  withoutColour(query: Float32Array): Float32Array {
+    const out = query.slice();
+    out.fill(0, this.colour.offset, this.colour.offset + this.colour.size);
+    return out;
+  }
+
+  /** Whether a query vector has a colour part (shoppers' photos weigh it 0 by default). */
+  hasColour(query: Float32Array): boolean {
+    const { offset, size } = this.colour;
+    for (let i = offset; i < offset + size; i++) if (query[i] !== 0) return true;
+    return false;
   }
 
   /** The colour similarity (Bhattacharyya coefficient) of two search vectors; 0 without colour. */

@@ -33,6 +33,7 @@ import {
   SimilaritySpecSchema,
   writeSimilarity,
 } from './model.js';
+import type { ShopperExamples } from './shopper-head.js';
 
 export interface SimilarityOptions {
   /** auto: the index's own; for a new index, learned where the catalogue allows it, else original. */
@@ -52,6 +53,11 @@ export interface SimilarityOptions {
   /** How queries are prepared (default: match the catalogue's photo size). */
   query?: QueryPrep;
   epochs?: number;
+  /**
+   * Labelled shoppers' photos to learn the shopper head from, embedded with the index's model;
+   * called only when a model is learned.
+   */
+  shopper?: () => Promise<ShopperExamples>;
   onStage?: (stage: 'colours' | 'learning', detail: string) => void;
   onProgress?: (stage: 'colours' | 'learning', done: number, total: number) => void;
 }
@@ -140,8 +146,10 @@ export function deriveSimilarity(options: SimilarityOptions): (input: DeriveInpu
       // Measured (README): matching the catalogue's resolution helps; cropping and whitening do not.
       const match = await typicalPhotoSize(input.imagesDir, input.items);
       const query = options.query ?? (match ? { match } : {});
+      const shopper = await options.shopper?.();
       options.onStage?.('learning', `from ${input.items.length} products`);
       const learnInput: LearnInput = {
+        shopper,
         items: input.items,
         vectors: input.vectors,
         dim: input.dim,

@@ -14,6 +14,12 @@ import type { IndexItem } from '../index/store.js';
 import type { FusionWeights, SimilarityFile } from './model.js';
 import { projectionBytes, SIMILARITY_FORMAT, SIMILARITY_VERSION } from './model.js';
 import { type Task, trainProjection } from './projection.js';
+import {
+  SHOPPER_HEAD_EPOCHS,
+  SHOPPER_HEAD_LAMBDA,
+  type ShopperExamples,
+  trainShopperHead,
+} from './shopper-head.js';
 import { isHeldOut, SPLIT_NAME } from './split.js';
 
 /** A labelled column and how much it counts. */
@@ -26,6 +32,17 @@ export interface TaskSpec {
 export const DEFAULT_WEIGHTS: FusionWeights = { visual: 0.45, learned: 0.15, labels: 0.2, colour: 0.2 };
 /** For shoppers' photos (README, "Shoppers' photos"): the learned parts transfer poorly to them. */
 export const DEFAULT_SHOPPER_WEIGHTS: FusionWeights = { visual: 1, learned: 0, labels: 0, colour: 0 };
+/**
+ * For shoppers' photos when a shopper head was learned: the visual similarity and the head's
+ * kind probabilities (the labels weight), measured on street-dev's tune half with the head's
+ * out-of-fold probabilities (README, "Shoppers' photos").
+ */
+export const DEFAULT_SHOPPER_HEAD_WEIGHTS: FusionWeights = {
+  visual: 0.9,
+  learned: 0,
+  labels: 0.1,
+  colour: 0,
+};
 
 /** A label column's share of the labels' weight: the first (kind) and colour-like columns count most. */
 function labelShare(task: Task, tasks: Task[]): number {
@@ -103,6 +120,10 @@ export interface LearnInput {
   weights?: FusionWeights;
   shopperWeights?: FusionWeights;
   query: QueryPrep;
+  /** Labelled shoppers' photos to learn the shopper head from (shopper-head.ts). */
+  shopper?: ShopperExamples;
+  /** The colour part re-ranks within the kinds chosen without it (default true; README). */
+  colourWithinKind?: boolean;
   seed?: number;
   /** Rows to learn from (default: one per distinct photo on the training side of the split). */
   rows?: number[];
@@ -189,13 +210,17 @@ export async function learnSimilarity(input: LearnInput): Promise<Learned> {
       input.onEpoch?.(e, total, loss, accuracy);
     },
   });
-  const { bytes, sha256 } = projectionBytes(projection);
+  const shopper = input.shopper && (await trainShopperHead(input.shopper, projection));
+  const { bytes, sha256 } = projectionBytes(projection, shopper?.head);
   const labels = tasks.map((t) => ({ column: t.name, classes: t.classes, share: labelShare(t, tasks) }));
   const weights = input.weights ?? DEFAULT_WEIGHTS;
-  const shopperWeights = input.shopperWeights ?? DEFAULT_SHOPPER_WEIGHTS;
+  const shopperWeights =
+    input.shopperWeights ?? (shopper ? DEFAULT_SHOPPER_HEAD_WEIGHTS : DEFAULT_SHOPPER_WEIGHTS);
   // The id covers everything that decides a search vector: other weights, other vectors.
   const id = hashBytes(
-    new TextEncoder().encode(JSON.stringify([sha256, labels, weights, shopperWeights, input.query])),
+    new TextEncoder().encode(
+      JSON.stringify([sha256, labels, weights, shopperWeights, input.query, input.colourWithinKind ?? true]),
+    ),
   ).slice(0, 16);
   const file: SimilarityFile = {
     format: SIMILARITY_FORMAT,
@@ -208,6 +233,21 @@ export async function learnSimilarity(input: LearnInput): Promise<Learned> {
     weights,
     shopperWeights,
     query: input.query,
+    colourWithinKind: input.colourWithinKind ?? true,
+    shopperHead:
+      shopper && input.shopper
+        ? {
+            column: tasks[0]?.name as string,
+            labels: shopper.head.labels.map((label, i) => ({ label, kinds: shopper.head.kinds[i] ?? [] })),
+            source: input.shopper.source,
+            part: input.shopper.part,
+            photos: input.shopper.labels.length,
+            lambda: SHOPPER_HEAD_LAMBDA,
+            epochs: SHOPPER_HEAD_EPOCHS,
+            trainAccuracy: Math.round(shopper.trainAccuracy * 1000) / 1000,
+            runnerUp: true,
+          }
+        : undefined,
     training: {
       split: SPLIT_NAME,
       products: rows.length,

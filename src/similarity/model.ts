@@ -3,7 +3,9 @@
  *
  *   <index>/similarity-<id>.json     what was learned, how the scores are fused, how queries are prepared
  *   <index>/projection-<id>.f32      mean (2048), scale (2048), weights (2048 x outputDim), then the
- *                                    label heads (outputDim x all classes, a bias per class), float32 LE
+ *                                    label heads (outputDim x all classes, a bias per class), then
+ *                                    the shopper head if any (2048 x its labels, a bias per label),
+ *                                    float32 LE
  *   <index>/colours-<gen>.f32        count x COLOUR_DIM colour descriptors, row i = items[i] of that generation
  *
  * The model's id (a hash of the projection file) and the colour descriptor are recorded in the
@@ -20,6 +22,7 @@ import { IndexError } from '../index/store.js';
 import { writeDurably, writeJsonDurably } from '../io/durable.js';
 import { FileFormatError, readJsonFile } from '../io/json-file.js';
 import type { Projection } from './projection.js';
+import type { ShopperHead } from './shopper-head.js';
 
 export const SIMILARITY_FORMAT = 'lookalike-similarity';
 export const SIMILARITY_VERSION = 1;
@@ -69,6 +72,33 @@ export const SimilarityFileSchema = z.object({
   query: QueryPrepSchema,
   /** How a shopper's photo is prepared (absent: as it is). */
   shopperQuery: QueryPrepSchema.optional(),
+  /**
+   * The colour part re-ranks results only within the kinds chosen without it (absent: it is fused
+   * with the rest like any part; see src/recommend/colour-within-kind.ts).
+   */
+  colourWithinKind: z.boolean().optional(),
+  /**
+   * Which kind a shopper's photo shows, learned from labelled shoppers' photos (shopper-head.ts):
+   * its labels, in head order, each with the values of the kind column `column` that count as it.
+   * Its probabilities fill a shopper photo's kind block, weighted by `shopperWeights.labels`.
+   */
+  shopperHead: z
+    .object({
+      column: z.string(),
+      labels: z.array(z.object({ label: z.string(), kinds: z.array(z.string()) })),
+      source: z.string(),
+      part: z.string(),
+      photos: z.number().int().positive(),
+      lambda: z.number(),
+      epochs: z.number().int(),
+      trainAccuracy: z.number(),
+      /**
+       * Whether the likeliest other kind of a shopper's photo gets a result of its own (rank 5,
+       * see recommender.ts HEDGE_RANK) when none of the first five is of it (absent: yes).
+       */
+      runnerUp: z.boolean().optional(),
+    })
+    .optional(),
   training: z.object({
     split: z.string(),
     products: z.number().int().nonnegative(),
@@ -101,6 +131,7 @@ export function describeSimilarity(spec: SimilaritySpec | undefined): string {
 export interface LoadedSimilarity {
   file: SimilarityFile;
   projection: Projection;
+  shopperHead?: ShopperHead;
 }
 
 /** Reads a similarity model and its projection, checking both; undefined when the file is absent. */
@@ -127,11 +158,20 @@ export async function readSimilarity(dir: string, id: string): Promise<LoadedSim
   const classes = file.labels.reduce((sum, l) => sum + l.classes.length, 0);
   const floats = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
   const main = inputDim * (2 + outputDim);
-  if (floats.length !== main + classes * (outputDim + 1)) {
+  const heads = main + classes * (outputDim + 1);
+  const shopperLabels = file.shopperHead?.labels.length ?? 0;
+  if (floats.length !== heads + shopperLabels * (inputDim + 1)) {
     throw new IndexError(`${file.projection.file} has the wrong size`);
   }
+  const shopperHead: ShopperHead | undefined = file.shopperHead && {
+    labels: file.shopperHead.labels.map((l) => l.label),
+    kinds: file.shopperHead.labels.map((l) => l.kinds),
+    weights: floats.slice(heads, heads + inputDim * shopperLabels),
+    bias: floats.slice(heads + inputDim * shopperLabels),
+  };
   return {
     file,
+    shopperHead,
     projection: {
       inputDim,
       outputDim,
@@ -140,23 +180,28 @@ export async function readSimilarity(dir: string, id: string): Promise<LoadedSim
       weights: floats.slice(2 * inputDim, main),
       head: {
         weights: floats.slice(main, main + classes * outputDim),
-        bias: floats.slice(main + classes * outputDim),
+        bias: floats.slice(main + classes * outputDim, heads),
       },
     },
   };
 }
 
-/** Serialises a projection, with the SHA-256 of its bytes. */
-export function projectionBytes(p: Projection): { bytes: Uint8Array; sha256: string } {
+/** Serialises a projection (and the shopper head, if any), with the SHA-256 of its bytes. */
+export function projectionBytes(p: Projection, shopper?: ShopperHead): { bytes: Uint8Array; sha256: string } {
   const main = p.inputDim * (2 + p.outputDim);
   const headLength = (p.head?.weights.length ?? 0) + (p.head?.bias.length ?? 0);
-  const all = new Float32Array(main + headLength);
+  const shopperLength = shopper ? shopper.weights.length + shopper.bias.length : 0;
+  const all = new Float32Array(main + headLength + shopperLength);
   all.set(p.mean, 0);
   all.set(p.scale, p.inputDim);
   all.set(p.weights, 2 * p.inputDim);
   if (p.head) {
     all.set(p.head.weights, main);
     all.set(p.head.bias, main + p.head.weights.length);
+  }
+  if (shopper) {
+    all.set(shopper.weights, main + headLength);
+    all.set(shopper.bias, main + headLength + shopper.weights.length);
   }
   const bytes = new Uint8Array(all.buffer);
   return { bytes, sha256: hashBytes(bytes) };

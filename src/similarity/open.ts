@@ -13,6 +13,10 @@ export interface SimilarityTuning {
   shopperWeights?: FusionWeights;
   query?: QueryPrep;
   shopperQuery?: QueryPrep;
+  /** With a shopper head: whether the runner-up kind of a shopper's photo gets a result. */
+  runnerUp?: boolean;
+  /** Whether the colour part re-ranks only within the kinds chosen without it. */
+  colourWithinKind?: boolean;
 }
 
 export interface OpenedSimilarity {
@@ -53,6 +57,11 @@ export async function openSimilarity(
     shopperWeights: tuning.shopperWeights ?? model.file.shopperWeights,
     query: tuning.query ?? model.file.query,
     shopperQuery: tuning.shopperQuery ?? model.file.shopperQuery,
+    colourWithinKind: tuning.colourWithinKind ?? model.file.colourWithinKind,
+    shopperHead: model.file.shopperHead && {
+      ...model.file.shopperHead,
+      runnerUp: tuning.runnerUp ?? model.file.shopperHead.runnerUp,
+    },
   };
   const vectors = await contents.vectors();
   const similarity = Similarity.learned(contents.dim, { ...model, file });

@@ -61,7 +61,10 @@ export async function project(mm: MatMul, p: Projection, x: Float32Array): Promi
   return out;
 }
 
-function standardise(p: Projection, x: Float32Array): Float32Array {
+export function standardise(
+  p: Pick<Projection, 'inputDim' | 'mean' | 'scale'>,
+  x: Float32Array,
+): Float32Array {
   const d = p.inputDim;
   const out = new Float32Array(x.length);
   for (let i = 0; i < x.length; i++) {

@@ -16,6 +16,7 @@ import { deriveSimilarity, recordedSimilarity } from '../../similarity/derive.js
 import type { TaskSpec } from '../../similarity/learn.js';
 import type { FusionWeights, SimilarityKind } from '../../similarity/model.js';
 import { similarityProgress, stagedProgress } from './progress.js';
+import { shopperExamples } from './shopper-examples.js';
 
 export interface IndexRunOptions {
   imagesDir: string;
@@ -34,6 +35,8 @@ export interface IndexRunOptions {
   weights?: FusionWeights;
   query?: QueryPrep;
   epochs?: number;
+  /** Labelled shoppers' photos to learn the shopper head from, when a similarity is learned. */
+  shopperPhotos?: string;
   /** Photos per checkpoint (index folder) or per transaction (PostgreSQL). */
   claimSize?: number;
   /** Log the plan even when nothing is to be embedded. */
@@ -80,6 +83,7 @@ export async function runIndex(options: IndexRunOptions): Promise<IndexingResult
           weights: options.weights,
           query: options.query,
           epochs: options.epochs,
+          shopper: shopperExamples(options.shopperPhotos, options.embedder),
           ...similarityProgress(progress, (message) => log.info(message), options.onProgress),
         }),
       }),

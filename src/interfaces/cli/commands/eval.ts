@@ -33,6 +33,10 @@ interface Flags {
   weights?: FusionWeights;
   shopperWeights?: FusionWeights;
   queryPrep?: QueryPrep;
+  /** false with --no-runner-up. */
+  runnerUp: boolean;
+  /** false with --no-colour-within-kind. */
+  colourWithinKind: boolean;
   maxQueries: number;
   seed: number;
   report: string | boolean;
@@ -86,6 +90,8 @@ async function evalIndex(flags: Flags): Promise<void> {
         shopperWeights: flags.shopperWeights,
         query: flags.queryPrep,
         shopperQuery: flags.queryPrep,
+        ...(flags.runnerUp ? {} : { runnerUp: false }),
+        ...(flags.colourWithinKind ? {} : { colourWithinKind: false }),
       },
       embedder,
       onStage: (stage, detail) => {
@@ -239,6 +245,14 @@ export function registerEval(program: Command): void {
     )
     .option('--report <file.html>', 'where the HTML report is written (default: <index>/eval-report.html)')
     .option('--no-report', 'write no HTML report')
+    .option(
+      '--no-colour-within-kind',
+      'with the learned similarity: fuse the colour part with the rest, rather than re-rank within the kinds chosen without it (to measure that lever)',
+    )
+    .option(
+      '--no-runner-up',
+      "with a shopper head: do not give the runner-up kind of a shopper's photo a result of its own (to measure that lever)",
+    )
     .option('--samples <n>', 'cases per report section', positiveInt('--samples', 1000), 12)
     .option('--json', 'print the metrics as JSON')
     .option(

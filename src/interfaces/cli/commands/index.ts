@@ -21,6 +21,7 @@ import {
   schemaOverrides,
 } from '../options.js';
 import { runIndex } from '../run-index.js';
+import { SHOPPER_PHOTOS_HELP } from '../shopper-examples.js';
 
 interface Flags extends EmbeddingFlags, SchemaFlags {
   store?: string;
@@ -31,6 +32,7 @@ interface Flags extends EmbeddingFlags, SchemaFlags {
   checkpointEvery?: number;
   similarity?: SimilarityKind;
   relearn?: boolean;
+  shopperPhotos?: string;
 }
 
 export function registerIndex(program: Command): void {
@@ -58,6 +60,7 @@ export function registerIndex(program: Command): void {
           ).choices(SIMILARITIES),
         )
         .option('--relearn', 'learn the similarity again from the current catalogue (as lookalike learn)')
+        .option('--shopper-photos <dir>', SHOPPER_PHOTOS_HELP)
         .addOption(
           new Option(
             '--hnsw <dtype>',
@@ -95,6 +98,7 @@ export function registerIndex(program: Command): void {
       claimSize: flags.checkpointEvery,
       similarity: flags.similarity,
       relearn: flags.relearn,
+      shopperPhotos: flags.shopperPhotos,
       verbosePlan: true,
     });
     const failed = result.skipped.filter((s) => !isCatalogueNote(s));

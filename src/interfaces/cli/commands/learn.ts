@@ -1,6 +1,8 @@
 /** `lookalike learn`: learn (again) the similarity of an index folder from its catalogue's labels. */
 import { type Command, InvalidArgumentError } from 'commander';
 import { defaultIndexDir } from '../../../config.js';
+import type { EmbedderOptions } from '../../../embeddings/embedder.js';
+import { optionsForSpec } from '../../../embeddings/spec.js';
 import type { QueryPrep } from '../../../images/query-prep.js';
 import { requireIndexFolder } from '../../../index/location/open.js';
 import { rederiveIndex } from '../../../index/rederive.js';
@@ -11,6 +13,7 @@ import { DEFAULT_EPOCHS, type TaskSpec } from '../../../similarity/learn.js';
 import type { FusionWeights } from '../../../similarity/model.js';
 import { parseQueryPrep, parseWeights, positiveInt } from '../options.js';
 import { similarityProgress, stagedProgress } from '../progress.js';
+import { SHOPPER_PHOTOS_HELP, shopperExamples } from '../shopper-examples.js';
 
 interface Flags {
   index: string;
@@ -19,6 +22,7 @@ interface Flags {
   shopperWeights?: FusionWeights;
   queryPrep?: QueryPrep;
   epochs: number;
+  shopperPhotos?: string;
 }
 
 /** "<column>=1,<other column>=0.5" → tasks. */
@@ -37,7 +41,7 @@ function parseTasks(value: string): TaskSpec[] {
  * Relearns on the index's current products and vectors, with one progress bar per stage; from the
  * facets of the catalogue schema recorded with the index (detected for indexes made before schemas).
  */
-async function relearn(flags: Flags) {
+async function relearn(flags: Flags, embedder: EmbedderOptions) {
   const stages = stagedProgress();
   try {
     return await rederiveIndex(
@@ -51,6 +55,7 @@ async function relearn(flags: Flags) {
         shopperWeights: flags.shopperWeights,
         query: flags.queryPrep,
         epochs: flags.epochs,
+        shopper: shopperExamples(flags.shopperPhotos, embedder),
         ...similarityProgress(stages, (message) => log.info(message)),
       }),
     );
@@ -87,12 +92,13 @@ export function registerLearn(program: Command): void {
       parseQueryPrep,
     )
     .option('--epochs <n>', 'training epochs', positiveInt('--epochs', 1000), DEFAULT_EPOCHS)
+    .option('--shopper-photos <dir>', SHOPPER_PHOTOS_HELP)
     .action(async (flags: Flags) => {
       const manifest = await readManifest(requireIndexFolder(flags.index, 'the learned similarity'));
       if (!manifest)
         throw new IndexError(`no index at ${flags.index} (build one with: lookalike index <images-dir>)`);
       const started = performance.now();
-      const result = await relearn(flags);
+      const result = await relearn(flags, optionsForSpec(manifest.spec));
       const s = recordedSimilarity(result.similarity);
       process.stdout.write(
         `Learned similarity ${s?.kind === 'learned' ? s.id : ''} for ${result.count} products in ${flags.index}, ` +

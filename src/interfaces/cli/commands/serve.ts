@@ -27,11 +27,13 @@ import {
   type SchemaFlags,
   schemaOverrides,
 } from '../options.js';
+import { SHOPPER_PHOTOS_HELP } from '../shopper-examples.js';
 
 interface Flags extends SchemaFlags {
   index: string;
   store?: string;
   catalogue?: string;
+  shopperPhotos?: string;
   metadata?: string;
   search?: SearchMode;
   ef?: number;
@@ -83,6 +85,7 @@ async function indexWhileServing(
     location,
     metadataPath: flags.metadata,
     schema: schemaOverrides(flags),
+    shopperPhotos: flags.shopperPhotos,
     // A new index takes --precision and --input-size (or the defaults); an existing one keeps its own.
     embedder: spec
       ? optionsForSpec(spec)
@@ -118,6 +121,7 @@ export function registerServe(program: Command): void {
           '--metadata <file>',
           'with --catalogue: the product metadata, CSV or JSON Lines (e.g. styles.csv)',
         )
+        .option('--shopper-photos <dir>', SHOPPER_PHOTOS_HELP)
         .option('--port <n>', 'port to listen on (0: any free port)', port, 8080)
         .option('--host <host>', 'interface to listen on (0.0.0.0: every interface)', '127.0.0.1')
         .addOption(new Option('--device <device>', 'inference device').choices(DEVICES).default('cpu'))
