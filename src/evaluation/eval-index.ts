@@ -8,7 +8,7 @@
 import type { CatalogueSchema } from '../catalogue/schema.js';
 import { BatchKnn, type KnnBackend, type KnnResult } from '../compute/knn.js';
 import type { IndexItem } from '../index/store.js';
-import { colourShortlist, colourWithinKind } from '../recommend/colour-within-kind.js';
+import { colourCandidate, colourShortlist, colourWithinKind } from '../recommend/colour-within-kind.js';
 import { Recommender } from '../recommend/recommender.js';
 import type { SimilarityKind } from '../similarity/model.js';
 import type { SimilarityTuning } from '../similarity/open.js';
@@ -160,16 +160,19 @@ export class EvalIndex {
     const column = sim.kindColumn as string;
     const dim = this.dim;
     const candidates = short.neighbours.map((n) => {
-      const colour = sim.colourContribution(vector, this.vectors.subarray(n.row * dim, (n.row + 1) * dim));
-      return {
-        item: { row: n.row, score: n.score + colour },
-        score: n.score + colour,
-        colour,
-        kind: this.item(n.row).metadata[column],
-      };
+      const product = this.vectors.subarray(n.row * dim, (n.row + 1) * dim);
+      return colourCandidate(
+        n.row,
+        vector,
+        product,
+        sim.colourContribution(vector, product),
+        this.item(n.row).metadata[column],
+      );
     });
-    candidates.sort((a, b) => b.score - a.score);
-    return { neighbours: colourWithinKind(candidates, want), complete: true };
+    candidates.sort((a, b) => b.score - a.score || a.item - b.item);
+    const scores = new Map(candidates.map((c) => [c.item, c.score]));
+    const rows = colourWithinKind(candidates, want);
+    return { neighbours: rows.map((row) => ({ row, score: scores.get(row) as number })), complete: true };
   }
 
   /** The slow path: Recommender.nearest for one vector. */

@@ -31,7 +31,7 @@ import { photosDir } from '../index/wal.js';
 import { type Prediction, Similarity } from '../similarity/composer.js';
 import type { FusionWeights, SimilarityKind } from '../similarity/model.js';
 import { openSimilarity, type SimilarityTuning } from '../similarity/open.js';
-import { colourShortlist, colourWithinKind } from './colour-within-kind.js';
+import { colourCandidate, colourShortlist, colourWithinKind } from './colour-within-kind.js';
 
 export interface Recommendation {
   id: string;
@@ -641,17 +641,19 @@ export class Recommender {
     const column = s.similarity.kindColumn as string;
     const candidates = await Promise.all(
       hits.map(async (hit) => {
-        const colour = s.similarity.colourContribution(query, await s.store.vector(hit.row));
-        return {
-          item: { row: hit.row, score: hit.score + colour },
-          score: hit.score + colour,
-          colour,
-          kind: (s.store.items[hit.row] as IndexItem).metadata[column],
-        };
+        const product = await s.store.vector(hit.row);
+        return colourCandidate(
+          hit.row,
+          query,
+          product,
+          s.similarity.colourContribution(query, product),
+          (s.store.items[hit.row] as IndexItem).metadata[column],
+        );
       }),
     );
-    candidates.sort((a, b) => b.score - a.score);
-    return colourWithinKind(candidates, k);
+    candidates.sort((a, b) => b.score - a.score || a.item - b.item);
+    const scores = new Map(candidates.map((c) => [c.item, c.score]));
+    return colourWithinKind(candidates, k).map((row) => ({ row, score: scores.get(row) as number }));
   }
 
   /** Adds why each result matched: the same colour (colour similarity), the same kind. */
