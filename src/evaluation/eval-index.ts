@@ -8,7 +8,7 @@
 import type { CatalogueSchema } from '../catalogue/schema.js';
 import { BatchKnn, type KnnBackend, type KnnResult } from '../compute/knn.js';
 import type { IndexItem } from '../index/store.js';
-import { colourCandidate, colourShortlist, colourWithinKind } from '../recommend/colour-within-kind.js';
+import { colourShortlist, colourWithinKind } from '../recommend/colour-within-kind.js';
 import { Recommender } from '../recommend/recommender.js';
 import type { SimilarityKind } from '../similarity/model.js';
 import type { SimilarityTuning } from '../similarity/open.js';
@@ -136,7 +136,7 @@ export class EvalIndex {
    */
   searchVector(vector: Float32Array): Float32Array {
     const sim = this.recommender.similarity;
-    return sim.colourWithinKind && sim.hasColour(vector) ? sim.withoutColour(vector) : vector;
+    return sim.reranksColour(vector) ? sim.withoutColour(vector) : vector;
   }
 
   /**
@@ -153,26 +153,19 @@ export class EvalIndex {
     vector: Float32Array,
   ): { neighbours: Neighbour[]; complete: boolean } {
     const sim = this.recommender.similarity;
-    if (!sim.colourWithinKind || !sim.hasColour(vector)) return this.collapse(result, query, want, exclude);
+    if (!sim.reranksColour(vector)) return this.collapse(result, query, want, exclude);
     const size = colourShortlist(want);
     const short = this.collapse(result, query, size, exclude);
     if (!short.complete && short.neighbours.length < size) return { neighbours: [], complete: false };
     const column = sim.kindColumn as string;
     const dim = this.dim;
-    const candidates = short.neighbours.map((n) => {
-      const product = this.vectors.subarray(n.row * dim, (n.row + 1) * dim);
-      return colourCandidate(
-        n.row,
-        vector,
-        product,
-        sim.colourContribution(vector, product),
-        this.item(n.row).metadata[column],
-      );
-    });
-    candidates.sort((a, b) => b.score - a.score || a.item - b.item);
-    const scores = new Map(candidates.map((c) => [c.item, c.score]));
-    const rows = colourWithinKind(candidates, want);
-    return { neighbours: rows.map((row) => ({ row, score: scores.get(row) as number })), complete: true };
+    const shortlist = short.neighbours.map(({ row }) => ({
+      row,
+      product: this.vectors.subarray(row * dim, (row + 1) * dim),
+      kind: this.item(row).metadata[column],
+    }));
+    const colourOf = (q: Float32Array, p: Float32Array) => sim.colourContribution(q, p);
+    return { neighbours: colourWithinKind(shortlist, vector, colourOf, want), complete: true };
   }
 
   /** The slow path: Recommender.nearest for one vector. */

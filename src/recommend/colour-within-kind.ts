@@ -9,30 +9,11 @@
  * Written by hand: a few lines over a short list, specific to this fusion.
  */
 
-export interface ColourCandidate<T> {
-  item: T;
-  /** The fused score (colour included). */
-  score: number;
-  /** The colour part's share of that score. */
-  colour: number;
+/** A short-listed product: its row, its search vector and its kind. */
+export interface ShortListed {
+  row: number;
+  product: Float32Array;
   kind: string | undefined;
-}
-
-/**
- * A short-listed product as a candidate: its fused score computed here from the two vectors (the
- * search's own scores may be approximate, and near-identical products tie within that error), and
- * the colour part's share of it.
- */
-export function colourCandidate<T>(
-  item: T,
-  query: Float32Array,
-  product: Float32Array,
-  colour: number,
-  kind: string | undefined,
-): ColourCandidate<T> {
-  let score = 0;
-  for (let i = 0; i < query.length; i++) score += (query[i] as number) * (product[i] as number);
-  return { item, score, colour, kind };
 }
 
 /**
@@ -44,19 +25,34 @@ export function colourShortlist(k: number): number {
 }
 
 /**
- * The first `k` of the candidates (sorted by fused score, best first) with colour within kind:
- * rank i gets the kind of the i-th best candidate without the colour part, and the best
- * candidate of that kind by fused score not already chosen. The best candidate by fused score
- * (often the very product, which colour helps to find) stays first where its kind is among those
- * kinds, in place of the first rank of its kind: the kinds of the k results stay those of the
- * ranking without colour, in number.
+ * The first `k` of a short list with colour within kind, with their fused scores (colour
+ * included), computed here from the vectors: the search's own scores may be approximate, and
+ * near-identical products tie within that error. `colourOf` is the colour part's share of a score.
+ *
+ * Rank i gets the kind of the i-th best product without the colour part, and the best product of
+ * that kind by fused score not already chosen. The best product by fused score (often the very
+ * product, which colour helps to find) stays first where its kind is among those kinds, in place
+ * of the first rank of its kind: the kinds of the k results stay those of the ranking without
+ * colour, in number.
  */
-export function colourWithinKind<T>(candidates: readonly ColourCandidate<T>[], k: number): T[] {
+export function colourWithinKind(
+  shortlist: readonly ShortListed[],
+  query: Float32Array,
+  colourOf: (query: Float32Array, product: Float32Array) => number,
+  k: number,
+): { row: number; score: number }[] {
+  const candidates = shortlist
+    .map(({ row, product, kind }) => {
+      let score = 0;
+      for (let i = 0; i < query.length; i++) score += (query[i] as number) * (product[i] as number);
+      return { row, score, colour: colourOf(query, product), kind };
+    })
+    .sort((a, b) => b.score - a.score || a.row - b.row);
   const slots = [...candidates]
     .sort((a, b) => b.score - b.colour - (a.score - a.colour))
     .slice(0, k)
     .map((c) => c.kind);
-  const chosen = new Set<ColourCandidate<T>>();
+  const chosen = new Set<(typeof candidates)[number]>();
   const first = candidates[0];
   const at = first ? slots.indexOf(first.kind) : -1;
   if (first && at >= 0) {
@@ -68,5 +64,5 @@ export function colourWithinKind<T>(candidates: readonly ColourCandidate<T>[], k
     if (pick) chosen.add(pick);
   }
   // (Chosen in rank order: the best first, where kept, then one per rank.)
-  return [...chosen].map((c) => c.item);
+  return [...chosen].map(({ row, score }) => ({ row, score }));
 }

@@ -31,7 +31,7 @@ import { photosDir } from '../index/wal.js';
 import { type Prediction, Similarity } from '../similarity/composer.js';
 import type { FusionWeights, SimilarityKind } from '../similarity/model.js';
 import { openSimilarity, type SimilarityTuning } from '../similarity/open.js';
-import { colourCandidate, colourShortlist, colourWithinKind } from './colour-within-kind.js';
+import { colourShortlist, colourWithinKind } from './colour-within-kind.js';
 
 export interface Recommendation {
   id: string;
@@ -444,12 +444,15 @@ export class Recommender {
     const pooled = pool.hits.find((h) =>
       kinds.includes((s.store.items[h.row] as IndexItem).metadata[column] ?? ''),
     );
-    const where = emptyFilters();
-    for (const [c, values] of Object.entries(options.where ?? {})) where[c] = values;
-    where[column] = [...kinds];
     const [extra] = pooled
       ? await this.explain([this.describe(pooled.row, pooled.score, s)], resolved.vector, undefined, s)
-      : await this.nearest(resolved.vector, { k: 1, where }, exclude, undefined, s);
+      : await this.nearest(
+          resolved.vector,
+          { k: 1, where: withKinds(options.where, column, kinds) },
+          exclude,
+          undefined,
+          s,
+        );
     if (!extra) return results;
     extra.reasons.push(`another likely ${column}: ${extra.metadata[column] ?? ''}`);
     const rest = results.slice(HEDGE_RANK - 1).filter((r) => r.id !== extra.id);
@@ -595,7 +598,7 @@ export class Recommender {
     if (hasFilters(options.where)) filtersOf(s).check(options.where);
     const excludeHashes = [...new Set(exclude.map((r) => (items[r] as IndexItem).hash))];
     // With colour within kind, a short list to re-rank (see colour-within-kind.ts).
-    const rerank = s.similarity.colourWithinKind && s.similarity.hasColour(vector);
+    const rerank = s.similarity.reranksColour(vector);
     const target = rerank ? colourShortlist(k) : k;
     const finish = async (out: { row: number; score: number }[]) => {
       const chosen = rerank ? await this.colourWithinKind(out, vector, k, s) : out;
@@ -628,10 +631,7 @@ export class Recommender {
     }
   }
 
-  /**
-   * The first k of a short list ranked without the colour part (best first), with colour within
-   * kind: their fused scores (colour included) are computed here, and are the scores shown.
-   */
+  /** The first k of a short list ranked without the colour part, with colour within kind. */
   private async colourWithinKind(
     hits: { row: number; score: number }[],
     query: Float32Array,
@@ -639,21 +639,14 @@ export class Recommender {
     s: Snapshot,
   ): Promise<{ row: number; score: number }[]> {
     const column = s.similarity.kindColumn as string;
-    const candidates = await Promise.all(
-      hits.map(async (hit) => {
-        const product = await s.store.vector(hit.row);
-        return colourCandidate(
-          hit.row,
-          query,
-          product,
-          s.similarity.colourContribution(query, product),
-          (s.store.items[hit.row] as IndexItem).metadata[column],
-        );
-      }),
+    const shortlist = await Promise.all(
+      hits.map(async ({ row }) => ({
+        row,
+        product: await s.store.vector(row),
+        kind: (s.store.items[row] as IndexItem).metadata[column],
+      })),
     );
-    candidates.sort((a, b) => b.score - a.score || a.item - b.item);
-    const scores = new Map(candidates.map((c) => [c.item, c.score]));
-    return colourWithinKind(candidates, k).map((row) => ({ row, score: scores.get(row) as number }));
+    return colourWithinKind(shortlist, query, (q, p) => s.similarity.colourContribution(q, p), k);
   }
 
   /** Adds why each result matched: the same colour (colour similarity), the same kind. */
@@ -709,7 +702,6 @@ export class Recommender {
   }
 }
 
-/** The value of the learned similarity's classifier column for a product of a snapshot. */
 /**
  * A photo's resolved query from its visual vector: fused with its colour (learned similarity), with
  * what the heads guess of it. A confident guess of its kind explains results of that kind: the
@@ -740,6 +732,15 @@ function photoResolved(s: Snapshot, visual: Float32Array, prepared: PreparedQuer
   };
 }
 
+/** The user's filters, and the kind column restricted to `kinds`. */
+function withKinds(where: Filters | undefined, column: string, kinds: readonly string[]): Filters {
+  const out = emptyFilters();
+  for (const [c, values] of Object.entries(where ?? {})) out[c] = values;
+  out[column] = [...kinds];
+  return out;
+}
+
+/** The value of the learned similarity's classifier column for a product of a snapshot. */
 function kindOf(s: Snapshot, row: number): string | undefined {
   const column = s.similarity.kindColumn;
   return column ? s.store.items[row]?.metadata[column] : undefined;

@@ -382,8 +382,12 @@ export class Similarity {
     return out;
   }
 
-  /** Whether a query vector has a colour part (shoppers' photos weigh it 0 by default). */
-  hasColour(query: Float32Array): boolean {
+  /**
+   * Whether this query's results are re-ranked with colour within kind: the model says so and the
+   * query has a colour part (shoppers' photos weigh it 0 by default).
+   */
+  reranksColour(query: Float32Array): boolean {
+    if (!this.colourWithinKind) return false;
     const { offset, size } = this.colour;
     for (let i = offset; i < offset + size; i++) if (query[i] !== 0) return true;
     return false;
