@@ -2,10 +2,13 @@
  * Search and recommendation latency on a built index (default: the project's default index,
  * the whole 44k catalogue once `lookalike index` has run):
  *   - index load time;
- *   - search-only latency p50/p99, usearch and the TypeScript fallback;
+ *   - search-only latency p50/p99: usearch, the TypeScript fallback, and the two-pass search
+ *     (index/pruned-search.ts, with the time to build it);
  *   - `recommend` latency for 224x224 JPEGs and for shoppers' photos in a long-running process with
  *     the model loaded, decode, preparation and embedding included, for the original similarity
- *     and (where the index has one) the learned one, measured in the same run, with their ratio.
+ *     and (where the index has one) the learned one, each with the two-pass search and with full
+ *     scans (LOOKALIKE_TWO_PASS=0), measured in the same run (the two ways photo by photo in
+ *     turn), with their ratios.
  *
  *   npm run bench:search [-- --index <dir> --queries 200 --photos 100 --json]
  */
@@ -14,6 +17,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { datasetsDir, defaultIndexDir } from '../src/config.js';
+import { PrunedSearch } from '../src/index/pruned-search.js';
 import { ExactSearch } from '../src/index/search.js';
 import { loadIndex } from '../src/index/store.js';
 import { Recommender } from '../src/recommend/recommender.js';
@@ -64,6 +68,19 @@ for (const backend of ['usearch', 'typescript'] as const) {
   searchStats[backend] = stats(times);
   process.stderr.write(`search ${backend}: p50 ${searchStats[backend].p50.toFixed(1)} ms\n`);
 }
+const tBuild = performance.now();
+const twoPass = await PrunedSearch.build(data.vectors, dim);
+const twoPassBuildMs = performance.now() - tBuild;
+searchStats['two passes'] = stats(
+  queries.map((q) => {
+    const t = performance.now();
+    twoPass.search(q, 5);
+    return performance.now() - t;
+  }),
+);
+process.stderr.write(
+  `search two passes: p50 ${searchStats['two passes'].p50.toFixed(1)} ms (built in ${twoPassBuildMs.toFixed(0)} ms)\n`,
+);
 
 // Per similarity (original, and the index's learned one): opening for service (index files, id
 // and filter tables, search vectors), then end to end recommend latency of photos that are not
@@ -82,6 +99,8 @@ const streetPhotos = readdirSync(streetImages)
 
 interface SimilarityStats {
   similarity: SimilarityKind;
+  /** The two-pass search or full scans (LOOKALIKE_TWO_PASS=0). */
+  search: SearchWay;
   dim: number;
   openMs: number;
   modelMs: number;
@@ -91,31 +110,59 @@ interface SimilarityStats {
 const perSimilarity: SimilarityStats[] = [];
 const kinds: SimilarityKind[] =
   recordedSimilarity(data.manifest.similarity)?.kind === 'learned' ? ['original', 'learned'] : ['original'];
+type SearchWay = 'two passes' | 'full scans';
+const ways = ['two passes', 'full scans'] as const;
 for (const similarity of kinds) {
-  const t1 = performance.now();
-  const recommender = await Recommender.open(values.index, { similarity });
-  const openMs = performance.now() - t1;
-  const t2 = performance.now();
-  await recommender.getEmbedder();
-  const modelMs = performance.now() - t2;
+  // Both ways open at once, and each photo is recommended by one and then the other (in turn
+  // which first): on a shared machine, their ratio then compares like with like.
+  const opened: { recommender: Recommender; openMs: number; modelMs: number }[] = [];
+  for (const search of ways) {
+    if (search === 'full scans') process.env.LOOKALIKE_TWO_PASS = '0';
+    else delete process.env.LOOKALIKE_TWO_PASS;
+    const t1 = performance.now();
+    const recommender = await Recommender.open(values.index, { similarity });
+    const openMs = performance.now() - t1;
+    const t2 = performance.now();
+    await recommender.getEmbedder();
+    const modelMs = performance.now() - t2;
+    // (Built in the background from the first search on: here before timing.)
+    await recommender.store.searchReady();
+    opened.push({ recommender, openMs, modelMs });
+  }
+  delete process.env.LOOKALIKE_TWO_PASS;
   const timed = async (list: string[]) => {
-    await recommender.recommend(list[0] as string);
-    const times: number[] = [];
-    for (const photo of list) {
-      const t = performance.now();
-      const result = await recommender.recommend(photo, { k: 5 });
-      times.push(performance.now() - t);
-      if (result.results.length !== 5) throw new Error(`${photo}: ${result.results.length} results`);
+    const times: number[][] = ways.map(() => []);
+    for (const { recommender } of opened) await recommender.recommend(list[0] as string);
+    for (const [i, photo] of list.entries()) {
+      for (const w of i % 2 === 0 ? [0, 1] : [1, 0]) {
+        const t = performance.now();
+        const result = await (opened[w] as (typeof opened)[number]).recommender.recommend(photo, { k: 5 });
+        (times[w] as number[]).push(performance.now() - t);
+        if (result.results.length !== 5) throw new Error(`${photo}: ${result.results.length} results`);
+      }
     }
-    return stats(times);
+    return times.map(stats);
   };
   const recommendMs = await timed(photos);
   const streetMs = await timed(streetPhotos);
-  perSimilarity.push({ similarity, dim: recommender.manifest.dim, openMs, modelMs, recommendMs, streetMs });
-  process.stderr.write(
-    `${similarity}: recommend p50 ${recommendMs.p50.toFixed(1)} ms, street p50 ${streetMs.p50.toFixed(1)} ms\n`,
-  );
-  await recommender.close();
+  for (const [w, search] of ways.entries()) {
+    const { recommender, openMs, modelMs } = opened[w] as (typeof opened)[number];
+    const r = recommendMs[w] as ReturnType<typeof stats>;
+    const st = streetMs[w] as ReturnType<typeof stats>;
+    perSimilarity.push({
+      similarity,
+      search,
+      dim: recommender.manifest.dim,
+      openMs,
+      modelMs,
+      recommendMs: r,
+      streetMs: st,
+    });
+    process.stderr.write(
+      `${similarity}, ${search}: recommend p50 ${r.p50.toFixed(1)} ms, street p50 ${st.p50.toFixed(1)} ms\n`,
+    );
+    await recommender.close();
+  }
 }
 
 const cpu = cpus()[0]?.model ?? 'unknown CPU';
@@ -142,6 +189,7 @@ const report = {
   dim,
   loadMs,
   searchMs: searchStats,
+  twoPassBuildMs,
   similarities: perSimilarity,
 };
 if (values.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
@@ -157,22 +205,31 @@ else {
       `| search only, exact, ${backend}, original vectors | ${f(s.p50)} | ${f(s.p99)} | ${s.n} |\n`,
     );
   }
+  process.stdout.write(`| two-pass search: built (in one thread) | ${f(twoPassBuildMs)} | | 1 |\n`);
   for (const r of perSimilarity) {
+    const name = `${r.similarity}, ${r.search}`;
     process.stdout.write(
-      `| ${r.similarity}: index open for recommendations (load + tables + ${r.dim}-d search vectors) | ${f(r.openMs)} | | 1 |\n`,
+      `| ${name}: index open for recommendations (load + tables + ${r.dim}-d search vectors) | ${f(r.openMs)} | | 1 |\n`,
     );
-    process.stdout.write(`| ${r.similarity}: model load | ${f(r.modelMs)} | | 1 |\n`);
+    process.stdout.write(`| ${name}: model load | ${f(r.modelMs)} | | 1 |\n`);
     process.stdout.write(
-      `| ${r.similarity}: recommend 224x224 JPEG (decode + embed + search) | ${f(r.recommendMs.p50)} | ${f(r.recommendMs.p99)} | ${r.recommendMs.n} |\n`,
+      `| ${name}: recommend 224x224 JPEG (decode + embed + search) | ${f(r.recommendMs.p50)} | ${f(r.recommendMs.p99)} | ${r.recommendMs.n} |\n`,
     );
     process.stdout.write(
-      `| ${r.similarity}: recommend shopper photo | ${f(r.streetMs.p50)} | ${f(r.streetMs.p99)} | ${r.streetMs.n} |\n`,
-    );
-  }
-  const [o, l] = perSimilarity;
-  if (o && l) {
-    process.stdout.write(
-      `\nlearned / original recommend p50: 224x224 ${(l.recommendMs.p50 / o.recommendMs.p50).toFixed(2)}x, shopper photos ${(l.streetMs.p50 / o.streetMs.p50).toFixed(2)}x\n`,
+      `| ${name}: recommend shopper photo | ${f(r.streetMs.p50)} | ${f(r.streetMs.p99)} | ${r.streetMs.n} |\n`,
     );
   }
+  const find = (k: SimilarityKind, w: SearchWay) =>
+    perSimilarity.find((r) => r.similarity === k && r.search === w);
+  const ratio = (a: SimilarityStats | undefined, b: SimilarityStats | undefined, what: string) => {
+    if (!a || !b) return;
+    process.stdout.write(
+      `${what} recommend p50: 224x224 ${(a.recommendMs.p50 / b.recommendMs.p50).toFixed(2)}x, shopper photos ${(a.streetMs.p50 / b.streetMs.p50).toFixed(2)}x\n`,
+    );
+  };
+  process.stdout.write('\n');
+  ratio(find('learned', 'two passes'), find('original', 'two passes'), 'learned / original (two passes):');
+  ratio(find('learned', 'full scans'), find('original', 'full scans'), 'learned / original (full scans):');
+  ratio(find('learned', 'two passes'), find('learned', 'full scans'), 'learned, two passes / full scans:');
+  ratio(find('original', 'two passes'), find('original', 'full scans'), 'original, two passes / full scans:');
 }

@@ -307,6 +307,54 @@ describe('search and recommendations', () => {
     }
   });
 
+  test('the two-pass search finds exactly what a full scan finds, scoring fewer rows', {
+    timeout: 300_000,
+  }, async () => {
+    const data = await loadIndex(dir);
+    const dim = data.manifest.dim;
+    const full = new ExactSearch(data.vectors, dim, 'typescript');
+    const exact = new ExactSearch(data.vectors, dim, 'usearch');
+    // (Large catalogues only, by default: this one is small, so it is asked for.)
+    const batcher = new SearchBatcher(exact, { minRows: 0, components: 100, sample: 150 });
+    try {
+      assert.equal(await batcher.ready(), true);
+      const rows = [0, 7, 42, 100, 199, 3, 150, 77];
+      const queries = rows.flatMap((row, i) => {
+        const q = exact.vector(row);
+        const other = exact.vector(rows[(i + 1) % rows.length] as number);
+        const mix = q.map((x, d) => x + 0.5 * (other[d] as number));
+        const norm = Math.hypot(...mix);
+        // A product's own vector, a mix of two, and one not of unit length (a part left out, as
+        // colour within kind searches without the colour part).
+        return [q, mix.map((x) => x / norm), q.map((x, d) => (d < dim / 4 ? 0 : x))];
+      });
+      for (const k of [1, 5, 13, 60, 200]) {
+        const found = await Promise.all(queries.map((q) => batcher.search(q, k)));
+        for (const [i, q] of queries.entries()) {
+          const want = full.search(q, k);
+          assert.deepEqual(
+            found[i]?.map((h) => h.row),
+            want.map((h) => h.row),
+            `query ${i}, k=${k}`,
+          );
+          for (const [j, h] of want.entries())
+            assert.ok(Math.abs(h.score - (found[i]?.[j]?.score ?? 0)) < 1e-5);
+        }
+      }
+      // Queries whose bounds are too loose are handed back and scanned in full (with the same results).
+      const { twoPass, single, batchedQueries } = batcher.stats;
+      assert.equal(twoPass + single + batchedQueries, 5 * queries.length);
+      assert.ok(twoPass >= 0.5 * 5 * queries.length, `${twoPass} of ${5 * queries.length} in two passes`);
+      // At k=1 on a product's own vector, a handful of rows are scored in full, not all 200.
+      const scored = () => batcher.twoPassStats?.scored ?? Number.NaN;
+      const before = scored();
+      await batcher.search(queries[0] as Float32Array, 1);
+      assert.ok(scored() - before < full.count, `${scored() - before} rows scored`);
+    } finally {
+      await batcher.close();
+    }
+  });
+
   test('a kept search from another search space is refused, not searched with vectors it does not fit', {
     timeout: 300_000,
   }, async () => {

@@ -194,6 +194,10 @@ export class FileStore extends ProductTable implements VectorStore {
     return new FolderSink(this.info.location);
   }
 
+  async searchReady(): Promise<void> {
+    await this.batcher.ready();
+  }
+
   async close(): Promise<void> {
     await this.batcher.close();
   }

@@ -238,6 +238,10 @@ export class LiveStore implements VectorStore {
     return this.base.writer();
   }
 
+  async searchReady(): Promise<void> {
+    await this.base.searchReady?.();
+  }
+
   close(): Promise<void> {
     return this.base.close();
   }

@@ -155,6 +155,11 @@ export interface VectorStore {
   listen?(onNotice: () => void): Promise<{ close(): Promise<void> }>;
   /** Readies the store for writeChange (PostgreSQL: its change and photo tables). */
   prepareWrites?(): Promise<void>;
+  /**
+   * Builds now what the store builds for its searches in the background on first use (an index
+   * folder's two-pass search), and resolves once it is done; for benchmarks.
+   */
+  searchReady?(): Promise<void>;
   /** A token that changes whenever the stored catalogue does (to reload). */
   generation(): Promise<string>;
   /** A batch writer to the same store: the sink of an indexing run (pipeline.ts). */

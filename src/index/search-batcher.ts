@@ -1,12 +1,16 @@
 /**
- * Exact searches that arrive together share one pass over the vectors. One query alone is
- * memory-bound: usearch reads all 44k x 2048 floats (360 MB) to score it, about 15 ms. Queries
- * queued in the same turn of the event loop (the recommendations of one inference batch reach
- * their search together) go through one matrix product and a top-k instead (compute/knn.ts),
- * which reads the vectors once for all of them: at 16 queries, about a fifth of the CPU time per
- * query. Both are exact; the neighbours are the same (ties in row order either way).
+ * Unfiltered exact searches, as cheaply as they can be done. One query alone is memory-bound:
+ * usearch reads all 44k x 2048 floats (360 MB; 470 MB at the learned 2,629) to score it, about
+ * 15 ms on two cores. On a large catalogue, once built (in the background, from the first search
+ * on), the two-pass search (pruned-search.ts) reads a fifth of that and scores a few hundred rows
+ * in full: each query alone, about 5 ms on one core. Before it is ready, or for a query it hands
+ * back, queries queued in the same turn of the event loop (the recommendations of one inference
+ * batch reach their search together) go through one matrix product and a top-k (compute/knn.ts),
+ * which reads the vectors once for all of them. All are exact; the neighbours are the same (ties
+ * in row order).
  */
 import { BatchKnn } from '../compute/knn.js';
+import { PRUNED_MIN_ROWS, PrunedSearch, type PrunedSearchOptions } from './pruned-search.js';
 import type { ExactSearch, Hit } from './search.js';
 
 interface Job {
@@ -24,10 +28,50 @@ export class SearchBatcher {
   private scheduled = false;
   private knn?: Promise<BatchKnn>;
   private closed = false;
-  /** Searches run alone and batches run, and the queries those batches held (for benchmarks). */
-  readonly stats = { single: 0, batches: 0, batchedQueries: 0 };
+  /** Searches run alone and batches run, the queries those batches held, and two-pass searches (for benchmarks). */
+  readonly stats = { single: 0, batches: 0, batchedQueries: 0, twoPass: 0 };
+  private pruned?: PrunedSearch;
+  private building?: Promise<void>;
 
-  constructor(private readonly exact: ExactSearch) {}
+  /**
+   * @param twoPass the two-pass search's settings, and from how many rows on it is built (default
+   *   PRUNED_MIN_ROWS); false for none. Default: none when LOOKALIKE_TWO_PASS=0 (for measuring).
+   */
+  constructor(
+    private readonly exact: ExactSearch,
+    private readonly twoPass: false | (PrunedSearchOptions & { minRows?: number }) = process.env
+      .LOOKALIKE_TWO_PASS === '0'
+      ? false
+      : {},
+  ) {}
+
+  /** The two-pass search once built; the first call on a large catalogue starts building it. */
+  private prunedSearch(): PrunedSearch | undefined {
+    const { exact } = this;
+    if (this.pruned || this.building || this.closed || !this.twoPass) return this.pruned;
+    const { minRows = PRUNED_MIN_ROWS, ...options } = this.twoPass;
+    if (exact.count < minRows || exact.backend !== 'usearch') return undefined;
+    this.building = PrunedSearch.build(exact.vectors, exact.dim, options).then(
+      (built) => {
+        if (!this.closed) this.pruned = built;
+      },
+      // (Searches go on in full: as exact, only slower.)
+      () => undefined,
+    );
+    return undefined;
+  }
+
+  /** The two-pass search's own counts (rows scored in full, queries handed back), once built. */
+  get twoPassStats(): PrunedSearch['stats'] | undefined {
+    return this.pruned?.stats;
+  }
+
+  /** Resolves once the two-pass search is ready (or will not be): for tests and benchmarks. */
+  async ready(): Promise<boolean> {
+    this.prunedSearch();
+    await this.building;
+    return this.pruned !== undefined;
+  }
 
   /** The k nearest rows to the query, best first (as ExactSearch.search without rows). */
   search(query: Float32Array, k: number): Promise<Hit[]> {
@@ -41,13 +85,25 @@ export class SearchBatcher {
 
   private async flush(): Promise<void> {
     this.scheduled = false;
-    const jobs = this.queue.splice(0, MAX_BATCH);
+    let jobs = this.queue.splice(0, MAX_BATCH);
     if (this.queue.length > 0) {
       this.scheduled = true;
       setImmediate(() => void this.flush());
     }
     if (jobs.length === 0) return;
     try {
+      const pruned = this.prunedSearch();
+      if (pruned) {
+        jobs = jobs.filter((job) => {
+          const hits = pruned.search(job.query, job.k);
+          if (hits) {
+            this.stats.twoPass += 1;
+            job.resolve(hits);
+          }
+          return !hits;
+        });
+        if (jobs.length === 0) return;
+      }
       if (jobs.length === 1 || this.closed) {
         this.stats.single += jobs.length;
         for (const job of jobs) job.resolve(this.exact.search(job.query, job.k));
@@ -80,6 +136,7 @@ export class SearchBatcher {
   /** Releases the matrix product's session (searches after this run one at a time). */
   async close(): Promise<void> {
     this.closed = true;
+    this.pruned = undefined;
     const knn = this.knn;
     this.knn = undefined;
     await (await knn?.catch(() => undefined))?.close();

@@ -48,9 +48,14 @@ export class UsearchExact {
     this.vectors = owned(vectors);
   }
 
-  /** The k nearest rows to the query by squared Euclidean distance, nearest first. */
-  search(query: Float32Array, k: number): Matches {
+  /**
+   * The k nearest rows to the query, nearest first: by squared Euclidean distance (on every
+   * core), or by inner product (distance 1 - the product; on one thread: see pruned-search.ts).
+   */
+  search(query: Float32Array, k: number, metric: 'l2sq' | 'ip' = 'l2sq'): Matches {
     const u = usearch as UsearchModule;
+    if (metric === 'ip')
+      return u.exactSearch(this.vectors, owned(query), this.dim, k, u.MetricKind.IP, 1) as Matches;
     return u.exactSearch(this.vectors, owned(query), this.dim, k, u.MetricKind.L2sq) as Matches;
   }
 }

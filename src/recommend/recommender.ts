@@ -112,7 +112,8 @@ interface Hits {
 interface PreparedQuery {
   input: ImageInput;
   mirror?: ImageInput;
-  colour?: Float32Array;
+  /** Its colour descriptor, worked out while the photo is embedded (it is needed only after). */
+  colour?: Promise<Float32Array | undefined>;
   /** On a plain light background, as catalogue photos are (else a shopper's photo). */
   studio?: boolean;
 }
@@ -388,8 +389,9 @@ export class Recommender {
     }
     const prepared = await this.prepare([{ image, bytes }], similarity);
     const [visual] = await this.embedPrepared(embedder, prepared);
+    const colour = await prepared[0]?.colour;
     if (!visual || isImageError(visual)) throw visual;
-    return photoResolved(s, visual, prepared[0] as PreparedQuery);
+    return photoResolved(s, visual, prepared[0] as PreparedQuery, colour);
   }
 
   /**
@@ -499,8 +501,9 @@ export class Recommender {
             )
           : part.map((image): PreparedQuery => ({ input: image }));
         const vectors = await this.embedPrepared(embedder, prepared);
+        const colours = await Promise.all(prepared.map((p) => p.colour));
         vectors.forEach((v, i) => {
-          out.push(isImageError(v) ? v : photoResolved(s, v, prepared[i] as PreparedQuery));
+          out.push(isImageError(v) ? v : photoResolved(s, v, prepared[i] as PreparedQuery, colours[i]));
         });
         onProgress?.(out.length, paths.length);
       }
@@ -549,11 +552,15 @@ export class Recommender {
           if (!small) return { input: image };
           const studio = findForeground(small).studio;
           const prep = studio ? similarity.queryPrep : similarity.shopperQueryPrep;
-          if (!hasPrep(prep)) return { input: { data, label }, colour: colourOf(small), studio };
+          if (!hasPrep(prep))
+            return { input: { data, label }, colour: Promise.resolve(colourOf(small)), studio };
           // Prepared as pixels, which the embedder takes as they are (no file written and read again).
           const pixels = await prepareQueryPixels(data, prep).catch(() => undefined);
           if (!pixels) return { input: image };
-          const colour = await smallRgb(pixels).then(colourOf, () => undefined);
+          // (Not awaited here: on libuv's threads while the photo is embedded.)
+          const colour = smallRgb(pixels)
+            .then(colourOf)
+            .catch(() => undefined);
           const mirror = prep.flip ? await mirrored(pixels).catch(() => undefined) : undefined;
           return {
             input: { pixels, label },
@@ -708,11 +715,16 @@ export class Recommender {
  * catalogue heads' for a catalogue-like photo; for a shopper's photo only the shopper head's (the
  * catalogue heads' guess is right for about a third of them), which also names a runner-up.
  */
-function photoResolved(s: Snapshot, visual: Float32Array, prepared: PreparedQuery): ResolvedQuery {
+function photoResolved(
+  s: Snapshot,
+  visual: Float32Array,
+  prepared: PreparedQuery,
+  colour: Float32Array | undefined,
+): ResolvedQuery {
   const { similarity } = s;
   if (!similarity.learned) return { vector: visual, space: s.space, query: { excluded: [] } };
   const studio = prepared.studio ?? true;
-  const { vector, predicted } = similarity.composeAndPredict(visual, prepared.colour, studio);
+  const { vector, predicted } = similarity.composeAndPredict(visual, colour, studio);
   const guess = predicted[0];
   const shopper = studio ? undefined : similarity.shopperGuess(visual);
   const kind = studio
