@@ -75,9 +75,13 @@ port.on('message', async (msg: WorkerRequest) => {
       if (probabilities) transfer.push(probabilities.buffer as ArrayBuffer);
       reply({ type: 'result', id: msg.id, features, probabilities }, transfer);
     } else if (msg.type === 'close') {
-      await session?.release();
-      session = undefined;
-      port.close();
+      try {
+        await session?.release();
+      } finally {
+        session = undefined;
+        reply({ type: 'closed' });
+        port.close();
+      }
     }
   } catch (err) {
     reply({ type: 'error', id: msg.type === 'run' ? msg.id : undefined, message: (err as Error).message });

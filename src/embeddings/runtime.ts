@@ -68,15 +68,20 @@ function startWorker(): Worker {
   return new Worker(bootstrap, { eval: true });
 }
 
+/** How long close() waits for the worker to release its model before terminating it anyway. */
+const CLOSE_TIMEOUT_MS = 10_000;
+
 export async function createRuntime(modelPath: string, options: RuntimeOptions = {}): Promise<Runtime> {
   const worker = startWorker();
   const pending = new Map<number, { resolve: (o: RunOutput) => void; reject: (e: Error) => void }>();
   let nextId = 1;
   let failure: Error | undefined;
+  let onClosed: (() => void) | undefined;
 
   const ready = new Promise<{ device: Device; fallbackReason?: string }>((resolve, reject) => {
     worker.on('message', (msg: WorkerReply) => {
       if (msg.type === 'ready') resolve(msg);
+      else if (msg.type === 'closed') onClosed?.();
       else if (msg.type === 'result') {
         pending.get(msg.id)?.resolve({ features: msg.features, probabilities: msg.probabilities });
         pending.delete(msg.id);
@@ -126,7 +131,24 @@ export async function createRuntime(modelPath: string, options: RuntimeOptions =
       });
     },
     async close() {
-      post({ type: 'close' });
+      // Terminated only once it says the model is released (it used to be terminated at once,
+      // so that its native session was torn down with the thread, released or not).
+      if (!failure) {
+        const closed = new Promise<void>((resolve) => {
+          onClosed = resolve;
+          worker.once('exit', () => resolve());
+        });
+        worker.ref();
+        post({ type: 'close' });
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          closed,
+          new Promise<void>((resolve) => {
+            timer = setTimeout(resolve, CLOSE_TIMEOUT_MS);
+          }),
+        ]);
+        clearTimeout(timer);
+      }
       await worker.terminate();
     },
   };

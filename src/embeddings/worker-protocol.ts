@@ -9,4 +9,6 @@ export type WorkerRequest =
 export type WorkerReply =
   | { type: 'ready'; device: Device; fallbackReason?: string }
   | { type: 'result'; id: number; features: Float32Array; probabilities?: Float32Array }
-  | { type: 'error'; id?: number; message: string };
+  | { type: 'error'; id?: number; message: string }
+  /** The model is released: the worker can be terminated. */
+  | { type: 'closed' };

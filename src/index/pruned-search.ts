@@ -23,7 +23,7 @@
  * products of the build run in onnxruntime (compute/matmul.ts).
  */
 import { MatMul, matrix } from '../compute/matmul.js';
-import { Random } from '../similarity/random.js';
+import { Random } from '../compute/random.js';
 import type { Hit } from './search.js';
 import { UsearchExact } from './usearch.js';
 

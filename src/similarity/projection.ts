@@ -10,7 +10,7 @@
  */
 import type { Matrix } from '../compute/matmul.js';
 import { MatMul, matrix } from '../compute/matmul.js';
-import { Random } from './random.js';
+import { Random } from '../compute/random.js';
 
 /** One labelled column to learn from. */
 export interface Task {

@@ -1,4 +1,4 @@
-/** Seeded randomness for training (xorshift128+ floats, Box-Muller normals, Fisher-Yates shuffles). */
+/** Seeded randomness for training and sampling (xorshift128+ floats, Box-Muller normals, Fisher-Yates shuffles). */
 export class Random {
   private s0: bigint;
   private s1: bigint;
