@@ -8,7 +8,9 @@
  *     the model loaded, decode, preparation and embedding included, for the original similarity
  *     and (where the index has one) the learned one, each with the two-pass search and with full
  *     scans (LOOKALIKE_TWO_PASS=0), measured in the same run (the two ways photo by photo in
- *     turn), with their ratios.
+ *     turn), with their ratios;
+ *   - the search's own share: Recommender.nearest (search, colour within kind, reasons) with the
+ *     same photos' vectors, resolved once, each way in turn.
  *
  *   npm run bench:search [-- --index <dir> --queries 200 --photos 100 --json]
  */
@@ -17,6 +19,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { datasetsDir, defaultIndexDir } from '../src/config.js';
+import { type ImageError, isImageError } from '../src/images/errors.js';
 import { PrunedSearch } from '../src/index/pruned-search.js';
 import { ExactSearch } from '../src/index/search.js';
 import { loadIndex } from '../src/index/store.js';
@@ -106,6 +109,9 @@ interface SimilarityStats {
   modelMs: number;
   recommendMs: ReturnType<typeof stats>;
   streetMs: ReturnType<typeof stats>;
+  /** Recommender.nearest alone (search, colour within kind, reasons) with the photos' own vectors. */
+  nearestMs: ReturnType<typeof stats>;
+  streetNearestMs: ReturnType<typeof stats>;
 }
 const perSimilarity: SimilarityStats[] = [];
 const kinds: SimilarityKind[] =
@@ -143,8 +149,26 @@ for (const similarity of kinds) {
     }
     return times.map(stats);
   };
+  // The search's own share: each photo resolved once, then searched by one way and the other.
+  const searchTimed = async (list: string[]) => {
+    const first = (opened[0] as (typeof opened)[number]).recommender;
+    const resolved = (await first.resolvePhotos(list)).filter(
+      (r): r is Exclude<typeof r, ImageError> => !isImageError(r),
+    );
+    const times: number[][] = ways.map(() => []);
+    for (const [i, r] of resolved.entries()) {
+      for (const w of i % 2 === 0 ? [0, 1] : [1, 0]) {
+        const t = performance.now();
+        await (opened[w] as (typeof opened)[number]).recommender.nearest(r.vector, { k: 5 }, [], r.kind);
+        (times[w] as number[]).push(performance.now() - t);
+      }
+    }
+    return times.map(stats);
+  };
   const recommendMs = await timed(photos);
   const streetMs = await timed(streetPhotos);
+  const nearestMs = await searchTimed(photos);
+  const streetNearestMs = await searchTimed(streetPhotos);
   for (const [w, search] of ways.entries()) {
     const { recommender, openMs, modelMs } = opened[w] as (typeof opened)[number];
     const r = recommendMs[w] as ReturnType<typeof stats>;
@@ -157,6 +181,8 @@ for (const similarity of kinds) {
       modelMs,
       recommendMs: r,
       streetMs: st,
+      nearestMs: nearestMs[w] as ReturnType<typeof stats>,
+      streetNearestMs: streetNearestMs[w] as ReturnType<typeof stats>,
     });
     process.stderr.write(
       `${similarity}, ${search}: recommend p50 ${r.p50.toFixed(1)} ms, street p50 ${st.p50.toFixed(1)} ms\n`,
@@ -217,6 +243,12 @@ else {
     );
     process.stdout.write(
       `| ${name}: recommend shopper photo | ${f(r.streetMs.p50)} | ${f(r.streetMs.p99)} | ${r.streetMs.n} |\n`,
+    );
+    process.stdout.write(
+      `| ${name}: search + re-rank only (Recommender.nearest, the 224x224 JPEGs' own vectors) | ${f(r.nearestMs.p50)} | ${f(r.nearestMs.p99)} | ${r.nearestMs.n} |\n`,
+    );
+    process.stdout.write(
+      `| ${name}: search + re-rank only, shopper photos' vectors | ${f(r.streetNearestMs.p50)} | ${f(r.streetNearestMs.p99)} | ${r.streetNearestMs.n} |\n`,
     );
   }
   const find = (k: SimilarityKind, w: SearchWay) =>
