@@ -136,18 +136,24 @@ for (const similarity of kinds) {
     opened.push({ recommender, openMs, modelMs });
   }
   delete process.env.LOOKALIKE_TWO_PASS;
-  const timed = async (list: string[]) => {
+  /** Times `run` on each item with one way and then the other (in turn which first): stats per way. */
+  const inTurn = async <T>(items: T[], run: (recommender: Recommender, item: T) => Promise<void>) => {
     const times: number[][] = ways.map(() => []);
-    for (const { recommender } of opened) await recommender.recommend(list[0] as string);
-    for (const [i, photo] of list.entries()) {
+    for (const [i, item] of items.entries()) {
       for (const w of i % 2 === 0 ? [0, 1] : [1, 0]) {
         const t = performance.now();
-        const result = await (opened[w] as (typeof opened)[number]).recommender.recommend(photo, { k: 5 });
+        await run((opened[w] as (typeof opened)[number]).recommender, item);
         (times[w] as number[]).push(performance.now() - t);
-        if (result.results.length !== 5) throw new Error(`${photo}: ${result.results.length} results`);
       }
     }
     return times.map(stats);
+  };
+  const timed = async (list: string[]) => {
+    for (const { recommender } of opened) await recommender.recommend(list[0] as string);
+    return inTurn(list, async (recommender, photo) => {
+      const result = await recommender.recommend(photo, { k: 5 });
+      if (result.results.length !== 5) throw new Error(`${photo}: ${result.results.length} results`);
+    });
   };
   // The search's own share: each photo resolved once, then searched by one way and the other.
   const searchTimed = async (list: string[]) => {
@@ -155,15 +161,9 @@ for (const similarity of kinds) {
     const resolved = (await first.resolvePhotos(list)).filter(
       (r): r is Exclude<typeof r, ImageError> => !isImageError(r),
     );
-    const times: number[][] = ways.map(() => []);
-    for (const [i, r] of resolved.entries()) {
-      for (const w of i % 2 === 0 ? [0, 1] : [1, 0]) {
-        const t = performance.now();
-        await (opened[w] as (typeof opened)[number]).recommender.nearest(r.vector, { k: 5 }, [], r.kind);
-        (times[w] as number[]).push(performance.now() - t);
-      }
-    }
-    return times.map(stats);
+    return inTurn(resolved, async (recommender, r) => {
+      await recommender.nearest(r.vector, { k: 5 }, [], r.kind);
+    });
   };
   const recommendMs = await timed(photos);
   const streetMs = await timed(streetPhotos);

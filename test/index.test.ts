@@ -25,6 +25,18 @@ async function makeCatalogue(photos: string[]): Promise<string> {
   return dir;
 }
 
+/** Rows of the fixture index whose mixes the search tests query with. */
+const MIXED_ROWS = [0, 7, 42, 100, 199, 3, 150, 77];
+
+/** A unit-length mix of MIXED_ROWS[i] and the next of them: a query unlike any row. */
+function mixedQuery(exact: ExactSearch, i: number): Float32Array {
+  const q = exact.vector(MIXED_ROWS[i] as number);
+  const other = exact.vector(MIXED_ROWS[(i + 1) % MIXED_ROWS.length] as number);
+  const mix = q.map((x, d) => x + 0.5 * (other[d] as number));
+  const norm = Math.hypot(...mix);
+  return mix.map((x) => x / norm);
+}
+
 const tmp: string[] = [];
 after(async () => {
   for (const d of tmp) await rm(d, { recursive: true, force: true });
@@ -274,15 +286,8 @@ describe('search and recommendations', () => {
     const exact = new ExactSearch(data.vectors, data.manifest.dim, 'usearch');
     const batcher = new SearchBatcher(exact);
     try {
-      const rows = [0, 7, 42, 100, 199, 3, 150, 77];
       // Queries unlike any row (a mix of two products, unit length as every search vector).
-      const queries = rows.map((row, i) => {
-        const q = exact.vector(row);
-        const other = exact.vector(rows[(i + 1) % rows.length] as number);
-        const mix = q.map((x, d) => x + 0.5 * (other[d] as number));
-        const norm = Math.hypot(...mix);
-        return mix.map((x) => x / norm);
-      });
+      const queries = MIXED_ROWS.map((_, i) => mixedQuery(exact, i));
       const together = await Promise.all(queries.map((q, i) => batcher.search(q, 5 + i)));
       assert.equal(batcher.stats.batches, 1, 'one matrix product for all of them');
       assert.equal(batcher.stats.batchedQueries, queries.length);
@@ -318,15 +323,11 @@ describe('search and recommendations', () => {
     const batcher = new SearchBatcher(exact, { minRows: 0, components: 100, sample: 150 });
     try {
       assert.equal(await batcher.ready(), true);
-      const rows = [0, 7, 42, 100, 199, 3, 150, 77];
-      const queries = rows.flatMap((row, i) => {
+      const queries = MIXED_ROWS.flatMap((row, i) => {
         const q = exact.vector(row);
-        const other = exact.vector(rows[(i + 1) % rows.length] as number);
-        const mix = q.map((x, d) => x + 0.5 * (other[d] as number));
-        const norm = Math.hypot(...mix);
         // A product's own vector, a mix of two, and one not of unit length (a part left out, as
         // colour within kind searches without the colour part).
-        return [q, mix.map((x) => x / norm), q.map((x, d) => (d < dim / 4 ? 0 : x))];
+        return [q, mixedQuery(exact, i), q.map((x, d) => (d < dim / 4 ? 0 : x))];
       });
       for (const k of [1, 5, 13, 60, 200]) {
         const found = await Promise.all(queries.map((q) => batcher.search(q, k)));

@@ -24,7 +24,7 @@
  */
 import { MatMul, matrix } from '../compute/matmul.js';
 import { Random } from '../compute/random.js';
-import type { Hit } from './search.js';
+import { type Hit, insertBest } from './search.js';
 import { UsearchExact } from './usearch.js';
 
 export interface PrunedSearchOptions {
@@ -194,7 +194,7 @@ export class PrunedSearch {
     const scores = innerProducts(new UsearchExact(this.chunk.subarray(0, size * dim), dim), query, size);
     this.stats.scored += size;
     rows.forEach((row, j) => {
-      insert(best, { row, score: scores[j] as number }, k);
+      insertBest(best, { row, score: scores[j] as number }, k);
     });
   }
 }
@@ -232,16 +232,6 @@ function squares(y: Float32Array): number {
   let sum = 0;
   for (let i = 0; i < y.length; i++) sum += (y[i] as number) ** 2;
   return sum;
-}
-
-/** Keeps `best` the k best hits, by score and then row. */
-function insert(best: Hit[], hit: Hit, k: number): void {
-  const before = (a: Hit, b: Hit) => a.score > b.score || (a.score === b.score && a.row < b.row);
-  if (best.length === k && !before(hit, best[k - 1] as Hit)) return;
-  let at = best.length;
-  while (at > 0 && before(hit, best[at - 1] as Hit)) at--;
-  best.splice(at, 0, hit);
-  if (best.length > k) best.pop();
 }
 
 /**

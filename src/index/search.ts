@@ -71,11 +71,21 @@ export class ExactSearch {
       let dot = 0;
       for (let d = 0; d < dim; d++) dot += (v[base + d] as number) * (query[d] as number);
       if (best.length === k && dot <= (best[k - 1] as Hit).score) continue;
-      let at = best.length;
-      while (at > 0 && (best[at - 1] as Hit).score < dot) at--;
-      best.splice(at, 0, { row, score: dot });
-      if (best.length > k) best.pop();
+      insertBest(best, { row, score: dot }, k);
     }
     return best;
   }
+}
+
+/**
+ * Keeps `best` the k best hits, best first, ties in row order: a small sorted array, fine for the
+ * small k of recommendations (the TypeScript scan and the two-pass search's second pass).
+ */
+export function insertBest(best: Hit[], hit: Hit, k: number): void {
+  const before = (a: Hit, b: Hit) => a.score > b.score || (a.score === b.score && a.row < b.row);
+  if (best.length === k && !before(hit, best[k - 1] as Hit)) return;
+  let at = best.length;
+  while (at > 0 && before(hit, best[at - 1] as Hit)) at--;
+  best.splice(at, 0, hit);
+  if (best.length > k) best.pop();
 }
