@@ -5,11 +5,13 @@
  * throughput on the same photos (in this process, with no server running, before and after);
  * two servers, one with the default batch wait and one with none, between which one client alone
  * takes turns; then --connections clients on the default one. So the ratios hold on a shared machine.
+ * Where /proc can tell (Linux), it also prints the CPU time each request took on the server's main
+ * thread and on its other threads, and how many cores the server and the load generator kept busy.
  *
  *   npm run bench:load [-- --index <dir> --similarity learned|original --search exact|hnsw --connections 16 --duration 30 --single-duration 5 --single-rounds 3 --photos 64 --json]
  */
 import type { ChildProcess } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -95,6 +97,30 @@ interface LoadFigures {
   meanBatch: number;
   /** Share of the run's wall time the model spent in inference calls. */
   modelBusyShare: number;
+  /**
+   * CPU time per request: the server's main thread (HTTP, search, scoring), its other threads
+   * (the model's, decoding, garbage collection), and this process (the load generator); where
+   * /proc can tell (Linux).
+   */
+  cpuMsPerRequest?: { serverMain: number; serverOther: number; loadGenerator: number };
+  /** Cores kept busy on average by the server and by the load generator (of the machine's). */
+  busyCores?: { server: number; loadGenerator: number };
+}
+
+/** CPU seconds of a process so far, all threads (those ended included) and its main thread alone. */
+function processCpu(pid: number | undefined): { total: number; main: number } | undefined {
+  if (pid === undefined) return undefined;
+  // utime and stime, in clock ticks (USER_HZ, 100 on Linux), after the command name's ')'.
+  const seconds = (path: string) => {
+    const stat = readFileSync(path, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  };
+  try {
+    return { total: seconds(`/proc/${pid}/stat`), main: seconds(`/proc/${pid}/task/${pid}/stat`) };
+  } catch {
+    return undefined;
+  }
 }
 
 type Timings = { inferenceCalls: number; imagesInferred: number; inferenceMs: number };
@@ -169,6 +195,8 @@ async function drive(
       `batch wait ${server.batchWaitMs ?? 'default'} ms)\n`,
   );
   const before = await childTimings(server.child);
+  const cpuBefore = processCpu(server.child.pid);
+  const ownBefore = process.cpuUsage();
   let next = 0;
   const result = await autocannon({
     url,
@@ -186,9 +214,28 @@ async function drive(
       },
     ],
   });
+  const own = process.cpuUsage(ownBefore);
+  const cpuAfter = processCpu(server.child.pid);
   const after = await childTimings(server.child);
   const images = after.imagesInferred - before.imagesInferred;
   const calls = after.inferenceCalls - before.inferenceCalls;
+  const requests = Math.max(1, result.requests.total);
+  const ownSeconds = (own.user + own.system) / 1e6;
+  const cpu =
+    cpuBefore && cpuAfter
+      ? {
+          cpuMsPerRequest: {
+            serverMain: ((cpuAfter.main - cpuBefore.main) * 1000) / requests,
+            serverOther:
+              ((cpuAfter.total - cpuAfter.main - (cpuBefore.total - cpuBefore.main)) * 1000) / requests,
+            loadGenerator: (ownSeconds * 1000) / requests,
+          },
+          busyCores: {
+            server: (cpuAfter.total - cpuBefore.total) / result.duration,
+            loadGenerator: ownSeconds / result.duration,
+          },
+        }
+      : {};
   return {
     connections,
     durationSeconds: result.duration,
@@ -209,6 +256,7 @@ async function drive(
     modelImagesPerSecond: images / result.duration,
     meanBatch: calls > 0 ? images / calls : 0,
     modelBusyShare: (after.inferenceMs - before.inferenceMs) / (result.duration * 1000),
+    ...cpu,
   };
 }
 
@@ -298,6 +346,12 @@ async function run(): Promise<void> {
         `  requests/s:    ${f(many.requestsPerSecond)}  (${f(summary.ratioRequestsToEmbed)}x embed batch 16)`,
         `  model images/s ${f(many.modelImagesPerSecond)}  (${f(summary.ratioModelImagesToEmbed)}x; ${f(many.modelImagesPerSecond / Math.max(many.requestsPerSecond, 1e-9))} photos per request, mean batch ${f(many.meanBatch)}, model busy ${(100 * many.modelBusyShare).toFixed(0)}% of the time)`,
         `  latency p50:   ${many.latencyMs.p50} ms, p99: ${many.latencyMs.p99} ms (max ${many.latencyMs.max} ms)`,
+        ...(many.cpuMsPerRequest && many.busyCores
+          ? [
+              `  CPU/request:   server main thread ${f(many.cpuMsPerRequest.serverMain)} ms, its other threads (model, decoding, GC) ${f(many.cpuMsPerRequest.serverOther)} ms; load generator ${f(many.cpuMsPerRequest.loadGenerator)} ms`,
+              `  busy cores:    server ${f(many.busyCores.server)}, load generator ${f(many.busyCores.loadGenerator)} (of ${m.cores})`,
+            ]
+          : []),
         `  errors:        ${many.errors} (timeouts ${many.timeouts}), non-2xx ${many.non2xx} ${JSON.stringify(many.byStatus)}`,
         '',
         `1 client alone (${singleRounds} alternating rounds of ${singleDuration} s per server; medians):`,

@@ -12,15 +12,20 @@
  *   q·x = (Vq)·(Vx) + qᵀ(I - VᵀV)x  ≤  (Vq)·(Vx) + ‖q‖⊥ ‖x‖⊥,   where ‖y‖⊥² = ‖y‖² - ‖Vy‖²
  *
  * (Cauchy-Schwarz in the inner product I - VᵀV). That bound is one inner product of d + 1
- * dimensions, [Vq, ‖q‖⊥]·[Vx, ‖x‖⊥]: the first pass is usearch's exact inner-product search over
- * those (68 MB at 44k rows and d = 384), which gives the candidates in order of their bound; the
- * second scores them in full until the next candidate's bound is below the k-th best score found.
- * Where the bounds are too loose for that (a photo unlike any of the catalogue's, such as most
- * shoppers' photos: every candidate's bound above the k-th best), the query is handed back for a
- * full scan after the first pass, which costs a fifth of one.
+ * dimensions, [Vq, ‖q‖⊥]·[Vx, ‖x‖⊥], over 68 MB at 44k rows and d = 384. The first pass:
+ *   - a query alone: usearch's exact inner-product search gives the candidates in order of their
+ *     bound;
+ *   - queries that arrive together (a server's recommendations of one inference batch): one
+ *     matrix product gives every row's bound for all of them, reading the 68 MB once, on
+ *     onnxruntime's thread rather than the event loop.
+ * The second scores the candidates of the best bounds in full, which gives a k-th best score,
+ * then the others whose bound reaches it, best bound first, until the next bound is below the
+ * k-th best found. Where the bounds are too loose for that (a photo unlike any of the catalogue's,
+ * such as most shoppers' photos: too many bounds above the k-th best), the query is handed back
+ * for a full scan after the first pass, which costs a fifth of one.
  *
  * Written by hand: no library on npm does exact search with a certified bound. The matrix
- * products of the build run in onnxruntime (compute/matmul.ts).
+ * products run in onnxruntime (compute/matmul.ts).
  */
 import { MatMul, matrix } from '../compute/matmul.js';
 import { Random } from '../compute/random.js';
@@ -75,8 +80,9 @@ const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 export class PrunedSearch {
   /** Queries answered, rows scored in full for them, and queries handed back for a full scan. */
   readonly stats = { queries: 0, scored: 0, incomplete: 0 };
+  /** Every row's [Vx, ‖x‖⊥], for usearch's search of a query alone. */
   private readonly firstPass: UsearchExact;
-  /** V's rows, to project a query with. */
+  /** V's rows, to project a query alone with. */
   private readonly basisRows: UsearchExact;
   /** Room for the rows of the candidates scored at a time. */
   private readonly chunk: Float32Array;
@@ -86,10 +92,12 @@ export class PrunedSearch {
     readonly dim: number,
     readonly components: number,
     /** V, components x dim. */
-    basis: Float32Array,
+    private readonly basis: Float32Array,
     /** Every row's [Vx, ‖x‖⊥], count x (components + 1). */
-    bounds: Float32Array,
+    private readonly bounds: Float32Array,
     private readonly minCandidates: number,
+    /** The matrix products of queries searched together (one thread). */
+    private readonly mm: MatMul,
   ) {
     this.firstPass = new UsearchExact(bounds, components + 1);
     this.basisRows = new UsearchExact(basis, dim);
@@ -128,74 +136,194 @@ export class PrunedSearch {
         }
         await turn();
       }
-      return new PrunedSearch(vectors, dim, d, basis, bounds, options.minCandidates ?? MIN_CANDIDATES);
-    } finally {
+      return new PrunedSearch(vectors, dim, d, basis, bounds, options.minCandidates ?? MIN_CANDIDATES, mm);
+    } catch (err) {
       await mm.close();
+      throw err;
     }
   }
 
   /**
    * The k best rows of a query, best first (ties in row order), exactly; undefined when its k-th
-   * was not certain among the candidates (search it in full).
+   * was not certain among the candidates (search it in full). A query alone: its first pass is
+   * usearch's inner-product search for the m best bounds, in order.
    */
   search(query: Float32Array, k: number): Hit[] | undefined {
     const n = this.count;
     const kk = Math.min(k, n);
     if (kk <= 0) return [];
     this.stats.queries += 1;
-    const d = this.components;
-    const q = new Float32Array(d + 1);
-    const projected = innerProducts(this.basisRows, query, d);
-    q.set(projected);
-    q[d] = rest(query, projected);
-    if ((q[d] as number) > LOOSE * Math.sqrt(squares(query))) {
-      this.stats.incomplete += 1;
-      return undefined;
-    }
+    const q = this.firstPassOf(query, this.basisRows.innerProducts(query, this.components));
+    if (!q) return undefined;
     const m = Math.min(n, Math.max(this.minCandidates, CANDIDATES_PER_RESULT * kk));
     const { keys, distances } = this.firstPass.search(q, m, 'ip');
     // usearch's inner-product distance is 1 - the inner product: here the bound.
     const bound = (j: number) => 1 - (distances[j] as number);
-    const best: Hit[] = [];
-    let end = keys.length;
-    for (let start = 0; start < end; start += SCORE_CHUNK) {
-      if (best.length === kk && bound(start) + MARGIN < (best[kk - 1] as Hit).score) break;
-      this.score(keys, start, Math.min(SCORE_CHUNK, end - start), query, best, kk);
-      if (best.length === kk && end === keys.length) {
-        // The k-th best so far can only rise: candidates whose bound is below it are out. When
-        // that leaves all m in (the bounds are loose, as for a photo unlike the catalogue's), the
-        // query is handed back at once rather than scored row by row.
-        const floor = (best[kk - 1] as Hit).score - MARGIN;
-        end = firstBelow(bound, keys.length, floor);
-        if (end === keys.length && m < n) break;
-      }
-    }
-    if (best.length === kk && (end < keys.length || m >= n)) return best;
-    this.stats.incomplete += 1;
-    return undefined;
+    const size = Math.min(keys.length, Math.max(SCORE_CHUNK, kk));
+    const rows = (from: number, to: number) =>
+      Array.from({ length: to - from }, (_, j) => Number(keys[from + j]));
+    return this.secondPass(query, kk, rows(0, size), (floor) => {
+      const end = firstBelow(bound, keys.length, floor);
+      // Every candidate's bound can still beat the k-th best: the rest of the rows might too.
+      if (end === keys.length && m < n) return undefined;
+      const to = Math.max(size, end);
+      return { rows: rows(size, to), bounds: Array.from({ length: to - size }, (_, j) => bound(size + j)) };
+    });
   }
 
-  /** Scores candidates start..start+size-1 in full (their rows gathered for one SIMD pass) into `best`. */
-  private score(
-    keys: BigUint64Array,
-    start: number,
-    size: number,
-    query: Float32Array,
-    best: Hit[],
-    k: number,
-  ): void {
+  /**
+   * search's answers for queries that arrive together (a server's recommendations of one inference
+   * batch). The first pass of them all is one matrix product, on onnxruntime's thread rather than
+   * the event loop, which reads the first-pass rows once for all of them (a query alone is bound
+   * by reading them: 68 MB at 44k rows); each query then takes its best bounds from all of them.
+   */
+  async searchMany(queries: readonly { query: Float32Array; k: number }[]): Promise<(Hit[] | undefined)[]> {
+    if (queries.length === 1) {
+      const [{ query, k }] = queries as [{ query: Float32Array; k: number }];
+      return [this.search(query, k)];
+    }
+    const n = this.count;
+    const d = this.components;
     const dim = this.dim;
-    const rows: number[] = [];
-    for (let j = 0; j < size; j++) {
-      const row = Number(keys[start + j]);
-      rows.push(row);
+    const out: (Hit[] | undefined)[] = queries.map(({ k }) => (Math.min(k, n) <= 0 ? [] : undefined));
+    const open = queries.flatMap((_, i) => (out[i] ? [] : [i]));
+    if (open.length === 0) return out;
+    this.stats.queries += open.length;
+    // V q of every query at once, then [Vq, ‖q‖⊥] of those whose bounds are tight enough.
+    const stacked = new Float32Array(open.length * dim);
+    open.forEach((i, j) => {
+      stacked.set((queries[i] as { query: Float32Array }).query, j * dim);
+    });
+    const projected = await this.mm.mul(
+      matrix(open.length, dim, stacked),
+      matrix(d, dim, this.basis),
+      false,
+      true,
+    );
+    const tight: { i: number; q: Float32Array }[] = [];
+    open.forEach((i, j) => {
+      const q = this.firstPassOf(
+        (queries[i] as { query: Float32Array }).query,
+        projected.data.subarray(j * d, (j + 1) * d),
+      );
+      if (q) tight.push({ i, q });
+    });
+    if (tight.length === 0) return out;
+    const firstPass = new Float32Array(tight.length * (d + 1));
+    tight.forEach(({ q }, j) => {
+      firstPass.set(q, j * (d + 1));
+    });
+    const all = await this.mm.mul(
+      matrix(tight.length, d + 1, firstPass),
+      matrix(n, d + 1, this.bounds),
+      false,
+      true,
+    );
+    tight.forEach(({ i }, j) => {
+      const { query, k } = queries[i] as { query: Float32Array; k: number };
+      out[i] = this.fromAllBounds(query, Math.min(k, n), all.data.subarray(j * n, (j + 1) * n));
+    });
+    return out;
+  }
+
+  /** [Vq, ‖q‖⊥] from a query and Vq; undefined (handed back) where the bounds are too loose. */
+  private firstPassOf(query: Float32Array, kept: Float32Array): Float32Array | undefined {
+    const d = this.components;
+    const q = new Float32Array(d + 1);
+    q.set(kept);
+    q[d] = rest(query, kept);
+    if ((q[d] as number) > LOOSE * Math.sqrt(squares(query))) {
+      this.stats.incomplete += 1;
+      return undefined;
+    }
+    return q;
+  }
+
+  /** The second pass of one query from every row's bound (searchMany). */
+  private fromAllBounds(query: Float32Array, k: number, bound: Float32Array): Hit[] | undefined {
+    const n = bound.length;
+    const size = Math.min(n, Math.max(SCORE_CHUNK, k));
+    // The rows of the best bounds (ties in row order).
+    const first: Hit[] = [];
+    for (let row = 0; row < n; row++) {
+      const b = bound[row] as number;
+      if (first.length === size && b <= (first[size - 1] as Hit).score) continue;
+      insertBest(first, { row, score: b }, size);
+    }
+    const cut = (first[size - 1] as Hit).score;
+    const taken = new Set(first.map((h) => h.row));
+    const limit = Math.max(this.minCandidates, CANDIDATES_PER_RESULT * k);
+    return this.secondPass(
+      query,
+      k,
+      first.map((h) => h.row),
+      (floor) => {
+        // The others whose bound reaches the floor (all below the cut, or at it), best bound first.
+        const more: Hit[] = [];
+        for (let row = 0; row < n; row++) {
+          const b = bound[row] as number;
+          if (b < floor || b > cut || taken.has(row)) continue;
+          more.push({ row, score: b });
+          // As many as a query alone would take at most: a full scan costs less.
+          if (size + more.length > limit) return undefined;
+        }
+        more.sort((a, b) => b.score - a.score || a.row - b.row);
+        return { rows: more.map((h) => h.row), bounds: more.map((h) => h.score) };
+      },
+    );
+  }
+
+  /**
+   * The second pass: the first candidates (those of the best bounds) are scored in full, which
+   * gives a k-th best score; then the other candidates whose bound reaches it (`more`, best bound
+   * first), SCORE_CHUNK at a time, until the next bound is below the k-th best so far (it only
+   * rises). Undefined when `more` cannot list them all (loose bounds: search the query in full).
+   */
+  private secondPass(
+    query: Float32Array,
+    k: number,
+    first: readonly number[],
+    more: (floor: number) => { rows: number[]; bounds: number[] } | undefined,
+  ): Hit[] | undefined {
+    const best: Hit[] = [];
+    this.scoreAll(first, query, best, k);
+    const next = more((best[k - 1] as Hit).score - MARGIN);
+    if (!next) {
+      this.stats.incomplete += 1;
+      return undefined;
+    }
+    for (let start = 0; start < next.rows.length; start += SCORE_CHUNK) {
+      if ((next.bounds[start] as number) + MARGIN < (best[k - 1] as Hit).score) break;
+      this.scoreAll(next.rows.slice(start, start + SCORE_CHUNK), query, best, k);
+    }
+    return best;
+  }
+
+  /** Scores rows in full into `best`, SCORE_CHUNK at a time. */
+  private scoreAll(rows: readonly number[], query: Float32Array, best: Hit[], k: number): void {
+    for (let start = 0; start < rows.length; start += SCORE_CHUNK) {
+      this.score(rows.slice(start, start + SCORE_CHUNK), query, best, k);
+    }
+  }
+
+  /** Scores rows in full (gathered for one SIMD pass, at most SCORE_CHUNK) into `best`. */
+  private score(rows: readonly number[], query: Float32Array, best: Hit[], k: number): void {
+    const dim = this.dim;
+    for (let j = 0; j < rows.length; j++) {
+      const row = rows[j] as number;
       this.chunk.set(this.vectors.subarray(row * dim, (row + 1) * dim), j * dim);
     }
-    const scores = innerProducts(new UsearchExact(this.chunk.subarray(0, size * dim), dim), query, size);
-    this.stats.scored += size;
+    const chunk = rows.length === SCORE_CHUNK ? this.chunk : this.chunk.slice(0, rows.length * dim);
+    const scores = new UsearchExact(chunk, dim).innerProducts(query, rows.length);
+    this.stats.scored += rows.length;
     rows.forEach((row, j) => {
       insertBest(best, { row, score: scores[j] as number }, k);
     });
+  }
+
+  /** Releases the first pass's matrix products (searches after this fail). */
+  async close(): Promise<void> {
+    await this.mm.close();
   }
 }
 
@@ -209,18 +337,6 @@ function firstBelow(bound: (j: number) => number, n: number, floor: number): num
     else lo = mid + 1;
   }
   return lo;
-}
-
-/**
- * The inner products of a query with each of the first `count` rows of a usearch dataset, in row
- * order: its exact inner-product search for all of them, read back by key (SIMD, where a
- * TypeScript loop is several times slower).
- */
-function innerProducts(rows: UsearchExact, query: Float32Array, count: number): Float32Array {
-  const { keys, distances } = rows.search(query, count, 'ip');
-  const out = new Float32Array(count);
-  for (let i = 0; i < keys.length; i++) out[Number(keys[i])] = 1 - (distances[i] as number);
-  return out;
 }
 
 /** ‖y‖⊥ = √(‖y‖² - ‖Vy‖²), from y and Vy. */

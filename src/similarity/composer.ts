@@ -20,6 +20,7 @@ import type { Metadata } from '../catalogue/metadata.js';
 import { MatMul } from '../compute/matmul.js';
 import { COLOUR_DIM } from '../images/colour.js';
 import type { QueryPrep } from '../images/query-prep.js';
+import { UsearchExact, usearchExactAvailable } from '../index/usearch.js';
 import type { FusionWeights, LoadedSimilarity } from './model.js';
 import { project, standardise } from './projection.js';
 import { type ShopperHead, shopperLabelProbabilities } from './shopper-head.js';
@@ -428,9 +429,26 @@ export class Similarity {
       out[this.visual.offset + i] = (out[this.visual.offset + i] as number) * scale;
   }
 
+  /**
+   * The projection's weights as outputDim rows of inputDim (transposed), for usearch's SIMD inner
+   * products: a query photo is projected alone, where a TypeScript loop over 2048 x outputDim
+   * weights takes about 2 ms (measured under load on the event loop).
+   */
+  private transposed?: UsearchExact;
+
   /** The unnormalised learned projection of one visual vector. */
   private projectOne(visual: Float32Array): Float32Array {
     const p = (this.learned as LoadedSimilarity).projection;
+    if (usearchExactAvailable) {
+      if (!this.transposed) {
+        const t = new Float32Array(p.inputDim * p.outputDim);
+        for (let i = 0; i < p.inputDim; i++)
+          for (let j = 0; j < p.outputDim; j++)
+            t[j * p.inputDim + i] = p.weights[i * p.outputDim + j] as number;
+        this.transposed = new UsearchExact(t, p.inputDim);
+      }
+      return this.transposed.innerProducts(standardise(p, visual), p.outputDim);
+    }
     const z = new Float32Array(p.outputDim);
     for (let i = 0; i < p.inputDim; i++) {
       const x = ((visual[i] as number) - (p.mean[i] as number)) / (p.scale[i] as number);
