@@ -330,7 +330,13 @@ describe('search and recommendations', () => {
         return [q, mixedQuery(exact, i), q.map((x, d) => (d < dim / 4 ? 0 : x))];
       });
       for (const k of [1, 5, 13, 60, 200]) {
+        const scoredBefore = batcher.twoPassStats?.scored ?? 0;
         const found = await Promise.all(queries.map((q) => batcher.search(q, k)));
+        // (Together, they shared one first pass; at k=1 each scored fewer rows than a full scan.)
+        if (k === 1) {
+          const scored = (batcher.twoPassStats?.scored ?? 0) - scoredBefore;
+          assert.ok(scored < queries.length * full.count, `${scored} rows scored together`);
+        }
         for (const [i, q] of queries.entries()) {
           const want = full.search(q, k);
           assert.deepEqual(
@@ -351,6 +357,19 @@ describe('search and recommendations', () => {
       const before = scored();
       await batcher.search(queries[0] as Float32Array, 1);
       assert.ok(scored() - before < full.count, `${scored() - before} rows scored`);
+      // Closed while searches are on their way (their first pass running): they are still
+      // answered, by full scans, and nothing is released under a running product.
+      const some = queries.slice(0, 4);
+      const late = Promise.all(some.map((q) => batcher.search(q, 5)));
+      await new Promise((resolve) => setImmediate(resolve));
+      await batcher.close();
+      const answered = await late;
+      for (const [i, q] of some.entries()) {
+        assert.deepEqual(
+          answered[i]?.map((h) => h.row),
+          full.search(q, 5).map((h) => h.row),
+        );
+      }
     } finally {
       await batcher.close();
     }
