@@ -307,6 +307,16 @@ describe('search and recommendations', () => {
         single?.map((h) => h.row),
         together[0]?.slice(0, 5).map((h) => h.row),
       );
+      // Closed while a shared pass is on its way: it ends first, and its searches are answered.
+      const late = Promise.all(queries.map((q) => batcher.search(q, 5)));
+      await new Promise((resolve) => setImmediate(resolve));
+      await batcher.close();
+      for (const [i, hits] of (await late).entries()) {
+        assert.deepEqual(
+          hits.map((h) => h.row),
+          exact.search(queries[i] as Float32Array, 5).map((h) => h.row),
+        );
+      }
     } finally {
       await batcher.close();
     }

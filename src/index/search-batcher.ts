@@ -32,6 +32,8 @@ export class SearchBatcher {
   /** Searches run alone and batches run, the queries those batches held, and two-pass searches (for benchmarks). */
   readonly stats = { single: 0, batches: 0, batchedQueries: 0, twoPass: 0 };
   private pruned?: PrunedSearch;
+  /** Flushes under way: their matrix products must end before the sessions are released. */
+  private readonly flushing = new Set<Promise<void>>();
   private building?: Promise<void>;
 
   /**
@@ -81,8 +83,14 @@ export class SearchBatcher {
       this.queue.push({ query, k, resolve, reject });
       if (this.scheduled) return;
       this.scheduled = true;
-      setImmediate(() => void this.flush());
+      setImmediate(() => this.track(this.flush()));
     });
+  }
+
+  /** Keeps a flush counted until it ends (close waits for those under way). */
+  private track(flush: Promise<void>): void {
+    this.flushing.add(flush);
+    void flush.finally(() => this.flushing.delete(flush));
   }
 
   private async flush(): Promise<void> {
@@ -90,7 +98,7 @@ export class SearchBatcher {
     let jobs = this.queue.splice(0, MAX_BATCH);
     if (this.queue.length > 0) {
       this.scheduled = true;
-      setImmediate(() => void this.flush());
+      setImmediate(() => this.track(this.flush()));
     }
     if (jobs.length === 0) return;
     try {
@@ -137,9 +145,13 @@ export class SearchBatcher {
     }
   }
 
-  /** Releases the matrix product's session (searches after this run one at a time). */
+  /**
+   * Releases the matrix products' sessions once the searches under way have ended (a session
+   * released under a run could take the process down); searches after this run one at a time.
+   */
   async close(): Promise<void> {
     this.closed = true;
+    await Promise.allSettled([...this.flushing]);
     const pruned = this.pruned;
     this.pruned = undefined;
     await pruned?.close();
