@@ -37,6 +37,26 @@ function mixedQuery(exact: ExactSearch, i: number): Float32Array {
   return mix.map((x) => x / norm);
 }
 
+/**
+ * Searches (k=5) on their way when the batcher closes, their matrix products running: it waits
+ * for them, and they are answered with the rows `full` finds (nothing released under a run).
+ */
+async function searchesCaughtByClose(
+  batcher: SearchBatcher,
+  queries: Float32Array[],
+  full: ExactSearch,
+): Promise<void> {
+  const late = Promise.all(queries.map((q) => batcher.search(q, 5)));
+  await new Promise((resolve) => setImmediate(resolve));
+  await batcher.close();
+  for (const [i, hits] of (await late).entries()) {
+    assert.deepEqual(
+      hits.map((h) => h.row),
+      full.search(queries[i] as Float32Array, 5).map((h) => h.row),
+    );
+  }
+}
+
 const tmp: string[] = [];
 after(async () => {
   for (const d of tmp) await rm(d, { recursive: true, force: true });
@@ -308,15 +328,7 @@ describe('search and recommendations', () => {
         together[0]?.slice(0, 5).map((h) => h.row),
       );
       // Closed while a shared pass is on its way: it ends first, and its searches are answered.
-      const late = Promise.all(queries.map((q) => batcher.search(q, 5)));
-      await new Promise((resolve) => setImmediate(resolve));
-      await batcher.close();
-      for (const [i, hits] of (await late).entries()) {
-        assert.deepEqual(
-          hits.map((h) => h.row),
-          exact.search(queries[i] as Float32Array, 5).map((h) => h.row),
-        );
-      }
+      await searchesCaughtByClose(batcher, queries, exact);
     } finally {
       await batcher.close();
     }
@@ -367,19 +379,8 @@ describe('search and recommendations', () => {
       const before = scored();
       await batcher.search(queries[0] as Float32Array, 1);
       assert.ok(scored() - before < full.count, `${scored() - before} rows scored`);
-      // Closed while searches are on their way (their first pass running): they are still
-      // answered, by full scans, and nothing is released under a running product.
-      const some = queries.slice(0, 4);
-      const late = Promise.all(some.map((q) => batcher.search(q, 5)));
-      await new Promise((resolve) => setImmediate(resolve));
-      await batcher.close();
-      const answered = await late;
-      for (const [i, q] of some.entries()) {
-        assert.deepEqual(
-          answered[i]?.map((h) => h.row),
-          full.search(q, 5).map((h) => h.row),
-        );
-      }
+      // Closed while searches are on their way (their first pass running): still answered exactly.
+      await searchesCaughtByClose(batcher, queries.slice(0, 4), full);
     } finally {
       await batcher.close();
     }

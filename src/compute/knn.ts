@@ -72,6 +72,9 @@ type Usearch = typeof import('usearch');
 
 export class BatchKnn {
   readonly count: number;
+  /** Searches running (close waits for them). */
+  private readonly running = new Set<Promise<unknown>>();
+  private closed = false;
 
   private constructor(
     private readonly vectors: Float32Array,
@@ -110,7 +113,18 @@ export class BatchKnn {
    * The k best rows of each query (n x dim, or a source of blocks of them), best first. k is
    * capped at the catalogue size.
    */
-  async search(
+  search(
+    queries: Float32Array | QuerySource,
+    k: number,
+    onProgress?: (done: number, total: number) => void,
+  ): Promise<KnnResult> {
+    if (this.closed) return Promise.reject(new Error('search: the k-nearest-neighbour search is closed'));
+    const run = this.searchNow(queries, k, onProgress);
+    this.running.add(run);
+    return run.finally(() => this.running.delete(run));
+  }
+
+  private async searchNow(
     queries: Float32Array | QuerySource,
     k: number,
     onProgress?: (done: number, total: number) => void,
@@ -167,7 +181,13 @@ export class BatchKnn {
     return { k: kk, rows, scores };
   }
 
+  /**
+   * Releases the session once the searches running have ended (a session released under a run
+   * could take the process down); search fails after this.
+   */
   async close(): Promise<void> {
+    this.closed = true;
+    await Promise.allSettled([...this.running]);
     await this.session?.release();
   }
 }

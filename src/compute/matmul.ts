@@ -74,6 +74,10 @@ function gemmModel(transA: boolean, transB: boolean): Uint8Array {
 
 /** Matrix products A·B, Aᵀ·B and A·Bᵀ. */
 export class MatMul {
+  /** Products running (close waits for them). */
+  private readonly running = new Set<Promise<unknown>>();
+  private closed = false;
+
   private constructor(private readonly sessions: Map<string, ort.InferenceSession>) {}
 
   static async create(threads = availableParallelism()): Promise<MatMul> {
@@ -95,17 +99,26 @@ export class MatMul {
     const kb = transB ? b.cols : b.rows;
     const n = transB ? b.rows : b.cols;
     if (ka !== kb) throw new RangeError(`mul: inner sizes differ (${ka} vs ${kb})`);
+    if (this.closed) throw new Error('mul: the matrix products are closed');
     const session = this.sessions.get(`${transA}${transB}`) as ort.InferenceSession;
-    const out = await session.run({
+    const run = session.run({
       a: new ort.Tensor('float32', owned(a.data), [a.rows, a.cols]),
       b: new ort.Tensor('float32', owned(b.data), [b.rows, b.cols]),
     });
+    this.running.add(run);
+    const out = await run.finally(() => this.running.delete(run));
     const c = out.c;
     if (!c) throw new Error('mul: the product has no output');
     return matrix(m, n, (c.data as Float32Array).slice());
   }
 
+  /**
+   * Releases the sessions once the products running have ended (a session released under a run
+   * could take the process down); mul fails after this.
+   */
   async close(): Promise<void> {
+    this.closed = true;
+    await Promise.allSettled([...this.running]);
     for (const s of this.sessions.values()) await s.release();
   }
 }

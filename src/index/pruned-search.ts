@@ -27,7 +27,7 @@
  * Written by hand: no library on npm does exact search with a certified bound. The matrix
  * products run in onnxruntime (compute/matmul.ts).
  */
-import { MatMul, type Matrix, matrix } from '../compute/matmul.js';
+import { MatMul, matrix } from '../compute/matmul.js';
 import { Random } from '../compute/random.js';
 import { type Hit, insertBest } from './search.js';
 import { UsearchExact } from './usearch.js';
@@ -80,9 +80,6 @@ const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 export class PrunedSearch {
   /** Queries answered, rows scored in full for them, and queries handed back for a full scan. */
   readonly stats = { queries: 0, scored: 0, incomplete: 0 };
-  /** Matrix products running (see close). */
-  private readonly running = new Set<Promise<Matrix>>();
-  private closed = false;
   /** Every row's [Vx, ‖x‖⊥], for usearch's search of a query alone. */
   private readonly firstPass: UsearchExact;
   /** V's rows, to project a query alone with. */
@@ -197,7 +194,12 @@ export class PrunedSearch {
     open.forEach((i, j) => {
       stacked.set((queries[i] as { query: Float32Array }).query, j * dim);
     });
-    const projected = await this.product(matrix(open.length, dim, stacked), matrix(d, dim, this.basis));
+    const projected = await this.mm.mul(
+      matrix(open.length, dim, stacked),
+      matrix(d, dim, this.basis),
+      false,
+      true,
+    );
     const tight: { i: number; q: Float32Array }[] = [];
     open.forEach((i, j) => {
       const q = this.firstPassOf(
@@ -211,7 +213,12 @@ export class PrunedSearch {
     tight.forEach(({ q }, j) => {
       firstPass.set(q, j * (d + 1));
     });
-    const all = await this.product(matrix(tight.length, d + 1, firstPass), matrix(n, d + 1, this.bounds));
+    const all = await this.mm.mul(
+      matrix(tight.length, d + 1, firstPass),
+      matrix(n, d + 1, this.bounds),
+      false,
+      true,
+    );
     tight.forEach(({ i }, j) => {
       const { query, k } = queries[i] as { query: Float32Array; k: number };
       out[i] = this.fromAllBounds(query, Math.min(k, n), all.data.subarray(j * n, (j + 1) * n));
@@ -314,25 +321,11 @@ export class PrunedSearch {
     });
   }
 
-  /** A·Bᵀ, counted as running until it ends (close waits for it). */
-  private async product(a: Matrix, b: Matrix): Promise<Matrix> {
-    if (this.closed) throw new Error('the two-pass search is closed');
-    const run = this.mm.mul(a, b, false, true);
-    this.running.add(run);
-    try {
-      return await run;
-    } finally {
-      this.running.delete(run);
-    }
-  }
-
   /**
    * Releases the matrix products of queries searched together, once those running have ended
-   * (a session released under a run would take the process down); searchMany fails after this.
+   * (MatMul.close waits for them); searchMany fails after this.
    */
   async close(): Promise<void> {
-    this.closed = true;
-    await Promise.allSettled([...this.running]);
     await this.mm.close();
   }
 }

@@ -32,7 +32,7 @@ export class SearchBatcher {
   /** Searches run alone and batches run, the queries those batches held, and two-pass searches (for benchmarks). */
   readonly stats = { single: 0, batches: 0, batchedQueries: 0, twoPass: 0 };
   private pruned?: PrunedSearch;
-  /** Flushes under way: their matrix products must end before the sessions are released. */
+  /** Flushes under way: they end before the sessions are released (see close). */
   private readonly flushing = new Set<Promise<void>>();
   private building?: Promise<void>;
 
@@ -146,8 +146,8 @@ export class SearchBatcher {
   }
 
   /**
-   * Releases the matrix products' sessions once the searches under way have ended (a session
-   * released under a run could take the process down); searches after this run one at a time.
+   * Releases the matrix products' sessions once the searches under way have ended, so that those
+   * are answered rather than failed; searches after this run one at a time.
    */
   async close(): Promise<void> {
     this.closed = true;
