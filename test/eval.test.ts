@@ -171,6 +171,18 @@ describe('leave-one-out on the fixture index', { timeout: 300_000 }, () => {
     await usearch.close();
   });
 
+  test('a batch search closed while it runs answers it, then refuses new ones; closing twice is harmless', async () => {
+    const { index } = ev;
+    const knn = await BatchKnn.create(index.vectors, index.dim, { threads: 1 });
+    const queries = index.vectors.slice(0, 3 * index.dim);
+    const running = knn.search(queries, 4);
+    const closed = knn.close();
+    assert.deepEqual((await running).rows, (await index.knn.search(queries, 4)).rows);
+    await closed;
+    await knn.close();
+    await assert.rejects(knn.search(queries, 4), /closed/);
+  });
+
   test('a query whose batched neighbours run short is completed by Recommender.nearest', async () => {
     const { index } = ev;
     const [a] = DUPLICATE_PAIRS[0] as [string, string];

@@ -15,7 +15,7 @@ import {
   INT64_TENSOR,
   tensorValue,
 } from '../embeddings/onnx-graph.js';
-import { cpuSession, gemmNode, owned } from './matmul.js';
+import { cpuSession, gemmNode, owned, SessionRuns } from './matmul.js';
 
 export type KnnBackend = 'onnx' | 'usearch';
 
@@ -73,8 +73,7 @@ type Usearch = typeof import('usearch');
 export class BatchKnn {
   readonly count: number;
   /** Searches running (close waits for them). */
-  private readonly running = new Set<Promise<unknown>>();
-  private closed = false;
+  private readonly runs = new SessionRuns('search: the k-nearest-neighbour search is closed');
 
   private constructor(
     private readonly vectors: Float32Array,
@@ -118,10 +117,7 @@ export class BatchKnn {
     k: number,
     onProgress?: (done: number, total: number) => void,
   ): Promise<KnnResult> {
-    if (this.closed) return Promise.reject(new Error('search: the k-nearest-neighbour search is closed'));
-    const run = this.searchNow(queries, k, onProgress);
-    this.running.add(run);
-    return run.finally(() => this.running.delete(run));
+    return this.runs.track(() => this.searchNow(queries, k, onProgress));
   }
 
   private async searchNow(
@@ -186,8 +182,6 @@ export class BatchKnn {
    * could take the process down); search fails after this.
    */
   async close(): Promise<void> {
-    this.closed = true;
-    await Promise.allSettled([...this.running]);
-    await this.session?.release();
+    await this.runs.close([this.session]);
   }
 }

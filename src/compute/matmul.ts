@@ -72,11 +72,38 @@ function gemmModel(transA: boolean, transB: boolean): Uint8Array {
   });
 }
 
+/**
+ * The runs of onnxruntime sessions under way: `close` waits for them before it releases the
+ * sessions (a session released under a run could take the process down), and refuses new runs.
+ */
+export class SessionRuns {
+  private readonly running = new Set<Promise<unknown>>();
+  private closing?: Promise<void>;
+
+  /** @param refusal the error message of a run asked for after close. */
+  constructor(private readonly refusal: string) {}
+
+  /** Starts a run, counted until it ends; rejects once closing has begun. */
+  track<T>(start: () => Promise<T>): Promise<T> {
+    if (this.closing) return Promise.reject(new Error(this.refusal));
+    const run = start();
+    this.running.add(run);
+    return run.finally(() => this.running.delete(run));
+  }
+
+  /** Refuses new runs, waits for those under way, then releases the sessions (once, however often called). */
+  close(sessions: Iterable<ort.InferenceSession | undefined>): Promise<void> {
+    this.closing ??= (async () => {
+      await Promise.allSettled([...this.running]);
+      for (const s of sessions) await s?.release();
+    })();
+    return this.closing;
+  }
+}
+
 /** Matrix products A·B, Aᵀ·B and A·Bᵀ. */
 export class MatMul {
-  /** Products running (close waits for them). */
-  private readonly running = new Set<Promise<unknown>>();
-  private closed = false;
+  private readonly runs = new SessionRuns('mul: the matrix products are closed');
 
   private constructor(private readonly sessions: Map<string, ort.InferenceSession>) {}
 
@@ -99,26 +126,25 @@ export class MatMul {
     const kb = transB ? b.cols : b.rows;
     const n = transB ? b.rows : b.cols;
     if (ka !== kb) throw new RangeError(`mul: inner sizes differ (${ka} vs ${kb})`);
-    if (this.closed) throw new Error('mul: the matrix products are closed');
     const session = this.sessions.get(`${transA}${transB}`) as ort.InferenceSession;
-    const run = session.run({
-      a: new ort.Tensor('float32', owned(a.data), [a.rows, a.cols]),
-      b: new ort.Tensor('float32', owned(b.data), [b.rows, b.cols]),
-    });
-    this.running.add(run);
-    const out = await run.finally(() => this.running.delete(run));
-    const c = out.c;
-    if (!c) throw new Error('mul: the product has no output');
-    return matrix(m, n, (c.data as Float32Array).slice());
+    const out = await this.runs.track(() =>
+      session.run({
+        a: new ort.Tensor('float32', owned(a.data), [a.rows, a.cols]),
+        b: new ort.Tensor('float32', owned(b.data), [b.rows, b.cols]),
+      }),
+    );
+    return matrix(m, n, outputOf(out));
   }
 
-  /**
-   * Releases the sessions once the products running have ended (a session released under a run
-   * could take the process down); mul fails after this.
-   */
+  /** Releases the sessions once the products running have ended; mul fails after this. */
   async close(): Promise<void> {
-    this.closed = true;
-    await Promise.allSettled([...this.running]);
-    for (const s of this.sessions.values()) await s.release();
+    await this.runs.close(this.sessions.values());
   }
+}
+
+/** The product of a Gemm graph's run, in an array of its own. */
+function outputOf(out: ort.InferenceSession.OnnxValueMapType): Float32Array {
+  const c = out.c;
+  if (!c) throw new Error('mul: the product has no output');
+  return (c.data as Float32Array).slice();
 }

@@ -16,8 +16,8 @@
  *   - a query alone: usearch's exact inner-product search gives the candidates in order of their
  *     bound;
  *   - queries that arrive together (a server's recommendations of one inference batch): one
- *     matrix product gives every row's bound for all of them, reading the 68 MB once, on
- *     onnxruntime's thread rather than the event loop.
+ *     matrix product gives every row's bound for all of them, reading the 68 MB once (on the
+ *     event loop: onnxruntime's Node binding runs a session on the thread that calls it).
  * The second scores the candidates of the best bounds in full, which gives a k-th best score,
  * then the others whose bound reaches it, best bound first, until the next bound is below the
  * k-th best found. Where the bounds are too loose for that (a photo unlike any of the catalogue's,
@@ -173,9 +173,10 @@ export class PrunedSearch {
 
   /**
    * search's answers for queries that arrive together (a server's recommendations of one inference
-   * batch). The first pass of them all is one matrix product, on onnxruntime's thread rather than
-   * the event loop, which reads the first-pass rows once for all of them (a query alone is bound
-   * by reading them: 68 MB at 44k rows); each query then takes its best bounds from all of them.
+   * batch). The first pass of them all is one matrix product, which reads the first-pass rows
+   * once for all of them (a query alone is bound by reading them: 68 MB at 44k rows), on this
+   * thread (onnxruntime's Node binding runs a session on its caller's); each query then takes its
+   * best bounds from all of them.
    */
   async searchMany(queries: readonly { query: Float32Array; k: number }[]): Promise<(Hit[] | undefined)[]> {
     if (queries.length === 1) {
