@@ -8,12 +8,15 @@
  * Where /proc can tell (Linux), it also prints the CPU time each request took on the server's main
  * thread and on its other threads, and how many cores the server and the load generator kept busy.
  *
- *   npm run bench:load [-- --index <dir> --similarity learned|original --search exact|hnsw --connections 16 --duration 30 --single-duration 5 --single-rounds 3 --photos 64 --json]
+ *   npm run bench:load [-- --index <dir> --similarity learned|original --search exact|hnsw --connections 16 --duration 30 --single-duration 5 --single-rounds 3 --photos 64 --profile <file.cpuprofile> --json]
+ *
+ * --profile writes a CPU profile of the server's main thread during the clients' run (open it in
+ * Chrome's DevTools) and prints where its time went.
  */
 import type { ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
@@ -23,6 +26,7 @@ import { readStoreSpec } from '../src/index/location/open.js';
 import { SEARCH_MODES, type SearchMode } from '../src/index/port.js';
 import { SIMILARITIES, type SimilarityKind } from '../src/similarity/model.js';
 import { serveInChild, startChildServer } from './support/child-server.js';
+import { profileParts } from './support/cpu-profile.js';
 import { describeMachine, machine } from './support/machine.js';
 
 const { values } = parseArgs({
@@ -39,6 +43,7 @@ const { values } = parseArgs({
     serve: { type: 'boolean', default: false },
     similarity: { type: 'string' },
     search: { type: 'string' },
+    profile: { type: 'string' },
   },
 });
 if (values.similarity !== undefined && !(SIMILARITIES as readonly string[]).includes(values.similarity)) {
@@ -125,18 +130,20 @@ function processCpu(pid: number | undefined): { total: number; main: number } | 
 
 type Timings = { inferenceCalls: number; imagesInferred: number; inferenceMs: number };
 
-function childTimings(child: ChildProcess): Promise<Timings> {
+/** Sends the server a message and waits for its reply: the first message that has `key`. */
+function askChild<T>(child: ChildProcess, message: unknown, key: string): Promise<T> {
   return new Promise((resolve) => {
     const on = (m: unknown) => {
-      const t = (m as { timings?: Timings }).timings;
-      if (!t) return;
+      if (typeof m !== 'object' || m === null || !(key in m)) return;
       child.off('message', on);
-      resolve(t);
+      resolve((m as Record<string, T>)[key] as T);
     };
     child.on('message', on);
-    child.send('timings');
+    child.send(message as string);
   });
 }
+
+const childTimings = (child: ChildProcess) => askChild<Timings>(child, 'timings', 'timings');
 
 /** Embeds the upload photos with the index's own spec at batch 16 in this process: the rate to compare with. */
 async function embedThroughput(photos: string[]): Promise<{ imagesPerSecond: number; spec: string }> {
@@ -186,6 +193,8 @@ async function drive(
   boundary: string,
   connections: number,
   duration: number,
+  /** A .cpuprofile to write of the server's main thread during the run. */
+  profileTo?: string,
 ): Promise<LoadFigures> {
   const url = `${server.ready.url}api/recommend`;
   const headers = { 'content-type': `multipart/form-data; boundary=${boundary}` };
@@ -194,6 +203,7 @@ async function drive(
       `(index of ${server.ready.count} products, ${values.similarity ?? "the index's own"} similarity, ${values.search ?? 'exact'} search, model on ${server.ready.device}, ` +
       `batch wait ${server.batchWaitMs ?? 'default'} ms)\n`,
   );
+  if (profileTo) await askChild(server.child, 'profile-start', 'profiling');
   const before = await childTimings(server.child);
   const cpuBefore = processCpu(server.child.pid);
   const ownBefore = process.cpuUsage();
@@ -217,6 +227,7 @@ async function drive(
   const own = process.cpuUsage(ownBefore);
   const cpuAfter = processCpu(server.child.pid);
   const after = await childTimings(server.child);
+  if (profileTo) await askChild(server.child, { profileTo }, 'profiled');
   const images = after.imagesInferred - before.imagesInferred;
   const calls = after.inferenceCalls - before.inferenceCalls;
   const requests = Math.max(1, result.requests.total);
@@ -275,6 +286,7 @@ async function run(): Promise<void> {
   const singleRounds = positive('single-rounds', values['single-rounds']);
   const boundary = 'lookalike-load-boundary';
   const uploads = await uploadBodies(positive('photos', values.photos), boundary);
+  const profileFile = values.profile === undefined ? undefined : resolvePath(values.profile);
   const m = machine();
 
   // 1. The model alone, same photos, same spec, batch 16: what the server is compared with
@@ -296,7 +308,7 @@ async function run(): Promise<void> {
       singles.push(await drive(withWait, uploads, boundary, 1, singleDuration));
       singlesNoWait.push(await drive(noWait, uploads, boundary, 1, singleDuration));
     }
-    many = await drive(withWait, uploads, boundary, connections, duration);
+    many = await drive(withWait, uploads, boundary, connections, duration, profileFile);
   } finally {
     await withWait.stop();
     await noWait.stop();
@@ -331,6 +343,9 @@ async function run(): Promise<void> {
     singleNoWait,
     singleP50Ratio: single.p50 / singleNoWait.p50,
     singleRounds: { withWait: singles, noWait: singlesNoWait },
+    mainThreadProfile: profileFile
+      ? { file: profileFile, ...profileParts(JSON.parse(await readFile(profileFile as string, 'utf8'))) }
+      : undefined,
   };
   if (values.json) {
     process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
@@ -353,6 +368,17 @@ async function run(): Promise<void> {
             ]
           : []),
         `  errors:        ${many.errors} (timeouts ${many.timeouts}), non-2xx ${many.non2xx} ${JSON.stringify(many.byStatus)}`,
+        ...(summary.mainThreadProfile
+          ? [
+              `  main thread, self time by part (${summary.mainThreadProfile.file}; ms per request, share of the run):`,
+              ...summary.mainThreadProfile.parts
+                .slice(0, 16)
+                .map(
+                  (p) =>
+                    `    ${p.part.padEnd(34)} ${f(p.ms / Math.max(1, many.requests)).padStart(6)} ms  ${(100 * p.share).toFixed(1).padStart(5)}%`,
+                ),
+            ]
+          : []),
         '',
         `1 client alone (${singleRounds} alternating rounds of ${singleDuration} s per server; medians):`,
         `  default batch wait: p50 ${single.p50} ms, p99 ${single.p99} ms`,

@@ -3,6 +3,8 @@
  * share its event loop): the child runs `serveInChild`, the parent `startChildServer`.
  */
 import { type ChildProcess, fork } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
 import type { SearchMode } from '../../src/index/port.js';
 import { startServer } from '../../src/interfaces/http/server.js';
 import type { SimilarityKind } from '../../src/similarity/model.js';
@@ -36,10 +38,28 @@ export async function serveInChild(options: ChildServerOptions): Promise<void> {
     const device = (await server.recommender.getEmbedder()).device;
     const message: ServeMessage = { url: server.url, count: server.recommender.manifest.count, device };
     process.send?.(message);
-    // The embedder's counters on request (bench/load.ts: inference calls and photos per call).
+    // The embedder's counters on request (bench/load.ts: inference calls and photos per call), and
+    // a CPU profile of this thread between 'profile-start' and { profileTo: path }.
+    let profiler: Session | undefined;
     process.on('message', (m) => {
       if (m === 'timings')
         void server.recommender.getEmbedder().then((e) => process.send?.({ timings: e.timings() }));
+      else if (m === 'profile-start') {
+        profiler = new Session();
+        profiler.connect();
+        void profiler
+          .post('Profiler.enable')
+          .then(() => profiler?.post('Profiler.start'))
+          .then(() => process.send?.({ profiling: true }));
+      } else if (typeof m === 'object' && m !== null && 'profileTo' in m && profiler) {
+        const session = profiler;
+        profiler = undefined;
+        void session
+          .post('Profiler.stop')
+          .then(({ profile }) => writeFile(String(m.profileTo), JSON.stringify(profile)))
+          .then(() => process.send?.({ profiled: m.profileTo }))
+          .finally(() => session.disconnect());
+      }
     });
     // Closed, the server releases the model; with the IPC channel gone too, the process ends by itself.
     process.once('SIGTERM', () => void server.close().then(() => process.disconnect()));
