@@ -13,7 +13,7 @@
  * --profile writes a CPU profile of the server's main thread during the clients' run (open it in
  * Chrome's DevTools) and prints where its time went.
  */
-import type { ChildProcess } from 'node:child_process';
+import type { ChildProcess, Serializable } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
@@ -131,7 +131,7 @@ function processCpu(pid: number | undefined): { total: number; main: number } | 
 type Timings = { inferenceCalls: number; imagesInferred: number; inferenceMs: number };
 
 /** Sends the server a message and waits for its reply: the first message that has `key`. */
-function askChild<T>(child: ChildProcess, message: unknown, key: string): Promise<T> {
+function askChild<T>(child: ChildProcess, message: Serializable, key: string): Promise<T> {
   return new Promise((resolve) => {
     const on = (m: unknown) => {
       if (typeof m !== 'object' || m === null || !(key in m)) return;
@@ -139,7 +139,7 @@ function askChild<T>(child: ChildProcess, message: unknown, key: string): Promis
       resolve((m as Record<string, T>)[key] as T);
     };
     child.on('message', on);
-    child.send(message as string);
+    child.send(message);
   });
 }
 
@@ -344,7 +344,7 @@ async function run(): Promise<void> {
     singleP50Ratio: single.p50 / singleNoWait.p50,
     singleRounds: { withWait: singles, noWait: singlesNoWait },
     mainThreadProfile: profileFile
-      ? { file: profileFile, ...profileParts(JSON.parse(await readFile(profileFile as string, 'utf8'))) }
+      ? { file: profileFile, ...profileParts(JSON.parse(await readFile(profileFile, 'utf8'))) }
       : undefined,
   };
   if (values.json) {

@@ -133,18 +133,13 @@ export class MatMul {
         b: new ort.Tensor('float32', owned(b.data), [b.rows, b.cols]),
       }),
     );
-    return matrix(m, n, outputOf(out));
+    const c = out.c;
+    if (!c) throw new Error('mul: the product has no output');
+    return matrix(m, n, (c.data as Float32Array).slice());
   }
 
   /** Releases the sessions once the products running have ended; mul fails after this. */
   async close(): Promise<void> {
     await this.runs.close(this.sessions.values());
   }
-}
-
-/** The product of a Gemm graph's run, in an array of its own. */
-function outputOf(out: ort.InferenceSession.OnnxValueMapType): Float32Array {
-  const c = out.c;
-  if (!c) throw new Error('mul: the product has no output');
-  return (c.data as Float32Array).slice();
 }
